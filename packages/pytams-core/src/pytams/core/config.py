@@ -1,0 +1,435 @@
+"""Configuration: TOML or a mapping, parsed once into frozen, validated dataclasses.
+
+Every key of every section is a field below; its metadata holds the documentation (the user
+guide is generated from it) and the check of its value. The original pyTAMS keys are
+accepted with their original meaning (`LEGACY_KEYS`).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import logging
+import math
+import sys
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pytams.core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_logger = logging.getLogger(__name__)
+
+Check = Callable[[Any], str | None]
+KNOWN_RUNNERS = ("serial", "asyncio", "dask")
+VARIANTS = ("tams",)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _key(doc: str, *, kind: type | tuple[type, ...], check: Check | None = None,
+         fix: str, default: Any = MISSING, public: bool = True) -> Any:
+    """A config field: its documentation, accepted types, value check and the fix to suggest."""
+    metadata = {"doc": doc, "kind": kind, "check": check, "fix": fix, "public": public}
+    if default is MISSING:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _at_least(bound: float) -> Check:
+    return lambda v: None if v >= bound else f"must be >= {bound}"
+
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 and math.isfinite(v) else "must be a finite number > 0"
+
+
+def _one_of(choices: Sequence[str]) -> Check:
+    return lambda v: None if v in choices else f"must be one of {', '.join(map(repr, choices))}"
+
+
+def _seed(v: int) -> str | None:
+    return None if v >= 0 else "must be an integer >= 0"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TamsSettings:
+    """The ``[tams]`` table: the algorithm."""
+
+    ntrajectories: int = _key(
+        "N, the ensemble size.", kind=int, check=_at_least(2), fix="e.g. ntrajectories = 100")
+    kills_per_iteration: int = _key(
+        "k: the level of an iteration is the k-th smallest maximum score; every trajectory at "
+        "or below it is killed (ties included).", kind=int, check=_at_least(1),
+        fix="an integer between 1 and ntrajectories - 1", default=1)
+    max_iterations: int | None = _key(
+        "Stop after this many iterations (the estimate stays unbiased, with more variance). "
+        "Absent: no cap.", kind=int, check=_at_least(0), fix="a non-negative integer",
+        default=None)
+    walltime: float | None = _key(
+        "Seconds after which the run checkpoints and stops, claiming no estimate (resumable "
+        "from an on-disk database). Absent: no limit.", kind=float, check=_positive,
+        fix="a number of seconds > 0", default=None)
+    seed: int | None = _key(
+        "The run's seed: every random stream derives from it. Absent: fresh entropy, "
+        "recorded in the result.", kind=int, check=_seed, fix="an integer >= 0", default=None)
+    repeats: int = _key(
+        "K independent runs; their mean, standard error and spread are reported.", kind=int,
+        check=_at_least(1), fix="an integer >= 1", default=1)
+    variant: str = _key(
+        "The sampler variant.", kind=str, check=_one_of(VARIANTS), fix='variant = "tams"',
+        default="tams")
+    max_kills: int | None = _key(
+        "A cap on the total number of killed trajectories (pyTAMS's nsplititer).", kind=int,
+        check=_at_least(0), fix="a non-negative integer", default=None, public=False)
+    deterministic: bool = _key(
+        "pyTAMS's flag: handed to pyTAMS models as params['model']['deterministic']; with no "
+        "seed it also fixes the seed to 0.", kind=bool, fix="true or false", default=False,
+        public=False)
+    loglevel: str = _key(
+        "Logging level of the command line.", kind=str, check=_one_of(LOG_LEVELS),
+        fix='e.g. loglevel = "INFO"', default="WARNING", public=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrajectorySettings:
+    """The ``[trajectory]`` table: how each trajectory is advanced."""
+
+    end_time: float = _key("T, the time horizon.", kind=float, check=_positive,
+                           fix="a time > 0, e.g. end_time = 1.0")
+    step_size: float = _key("dt, the time step requested from the model.", kind=float,
+                            check=_positive, fix="a time step > 0, e.g. step_size = 0.01")
+    target_score: float = _key(
+        "A trajectory converges when its score reaches this value (unless the model "
+        "overrides its convergence test).", kind=float, check=lambda v: None if math.isfinite(v)
+        else "must be finite", fix="e.g. target_score = 1.0")
+    store_state_every: int = _key(
+        "Keep the state of every k-th snapshot only (scores and noise are always kept); "
+        "branching replays noise from the last kept state.", kind=int, check=_at_least(1),
+        fix="an integer >= 1", default=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunnerSettings:
+    """The ``[runner]`` table: where trajectory tasks run."""
+
+    type: str = _key(
+        "serial (embedded), asyncio or dask (pytams-runners).", kind=str,
+        check=_one_of(KNOWN_RUNNERS), fix='type = "serial"', default="serial")
+    workers: int = _key("Number of parallel workers.", kind=int, check=_at_least(1),
+                        fix="an integer >= 1", default=1)
+    retries: int = _key("How many times a failing task is retried.", kind=int,
+                        check=_at_least(0), fix="an integer >= 0", default=0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseSettings:
+    """The ``[database]`` table: where the run is stored."""
+
+    path: str | None = _key(
+        "A directory for a persistent netCDF database (pytams-io). Absent: in memory.",
+        kind=str, fix='e.g. path = "run.tams"', default=None)
+    resume: bool = _key("Continue the run stored at path.", kind=bool, fix="true or false",
+                        default=False)
+    overwrite: bool = _key("Replace an existing database at path.", kind=bool,
+                           fix="true or false", default=False)
+
+
+SECTIONS: dict[str, type] = {
+    "tams": TamsSettings,
+    "trajectory": TrajectorySettings,
+    "runner": RunnerSettings,
+    "database": DatabaseSettings,
+}
+FREE_SECTIONS = ("dask", "model")
+
+# original pyTAMS key -> native field (None: accepted and ignored)
+LEGACY_KEYS: dict[tuple[str, str], str | None] = {
+    ("tams", "nsplititer"): "max_kills",
+    ("tams", "diagnostics"): None,
+    ("tams", "pool_only"): None,
+    ("tams", "logfile"): None,
+    ("trajectory", "targetscore"): "target_score",
+    ("trajectory", "sparse_freq"): "store_state_every",
+    ("trajectory", "sparse_start"): None,
+    ("trajectory", "chkfile_dump_all"): None,
+    ("runner", "nworker_init"): "workers",
+    ("runner", "nworker_iter"): "workers",
+    ("database", "restart"): "resume",
+    ("database", "archive_discarded"): None,
+    ("database", "format"): None,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """A whole, validated configuration.
+
+    Attributes:
+        tams, trajectory, runner, database: The typed tables.
+        dask: The ``[dask]`` table, passed through to the dask runner.
+        model: The ``[model]`` table, handed to the model.
+        model_ref: ``"module:Class"`` or ``"path.py:Class"``: the top-level ``model`` key, or
+            ``class`` in the ``[model]`` table (a model file is relative to the TOML file).
+        source: Where the configuration came from (a file path or ``"<mapping>"``).
+        tables: Every table as given (with pyTAMS keys), for pyTAMS models.
+    """
+
+    tams: TamsSettings
+    trajectory: TrajectorySettings
+    runner: RunnerSettings = RunnerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    dask: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
+    model: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
+    model_ref: str | None = None
+    source: str = "<mapping>"
+    tables: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        for section in SECTIONS:
+            _check_values(section, getattr(self, section), self.source)
+        k, n = self.tams.kills_per_iteration, self.tams.ntrajectories
+        if k >= n:
+            raise _error(self.source, "tams", "kills_per_iteration", k,
+                         f"must be smaller than ntrajectories ({n})",
+                         "an integer between 1 and ntrajectories - 1")
+
+    def with_seed(self, seed: int) -> Config:
+        """This configuration with ``[tams] seed`` set."""
+        return replace(self, tams=replace(self.tams, seed=seed))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as native TOML tables (what a database records)."""
+        out: dict[str, Any] = {}
+        for section in SECTIONS:
+            settings = getattr(self, section)
+            out[section] = {f.name: getattr(settings, f.name) for f in fields(settings)
+                            if getattr(settings, f.name) is not None}
+        out["dask"] = _plain(self.dask)
+        out["model"] = _plain(self.model)
+        return out
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any],
+    *,
+    overrides: Sequence[str] = (),
+    seed: int | None = None,
+) -> Config:
+    """Read a configuration from a TOML file or a mapping, apply overrides, validate it.
+
+    Args:
+        source: A path to a TOML file, or a mapping of tables.
+        overrides: ``"section.key=value"`` strings (value in TOML syntax; bare words are strings).
+        seed: Overrides ``[tams] seed``.
+
+    Raises:
+        ConfigError: Naming the key, the file and the fix.
+    """
+    if isinstance(source, Mapping):
+        origin, tables = "<mapping>", copy.deepcopy(dict(source))
+    else:
+        origin, tables = str(source), _read_toml(Path(source))
+    for override in overrides:
+        _apply_override(tables, override, origin)
+    if seed is not None:
+        tables.setdefault("tams", {})["seed"] = seed
+    config = _parse(tables, origin)
+    if not isinstance(source, Mapping):
+        config = _resolve_model_file(config, Path(source).parent)
+    return config
+
+
+def _resolve_model_file(config: Config, base: Path) -> Config:
+    """A model file named in a TOML file is relative to that file's directory."""
+    ref = config.model_ref
+    if ref is None:
+        return config
+    module, sep, name = ref.rpartition(":")
+    if not module.endswith(".py") or Path(module).is_absolute():
+        return config
+    return replace(config, model_ref=f"{(base / module).resolve()}{sep}{name}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        msg = f"{path}: no such configuration file; give the path to an input.toml"
+        raise ConfigError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not valid TOML ({exc}); fix the syntax at the position shown"
+        raise ConfigError(msg) from None
+
+
+def _apply_override(tables: dict[str, Any], override: str, origin: str) -> None:
+    dotted, sep, text = override.partition("=")
+    section, dot, key = dotted.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        msg = (f"--set {override!r}: expected section.key=value, "
+               "e.g. --set tams.ntrajectories=50")
+        raise ConfigError(msg)
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    target = tables.setdefault(section, {})
+    if not isinstance(target, dict):
+        raise _error(origin, section, key, value, "is not a table", f"remove the key {section}")
+    target[key] = value
+
+
+def _parse(tables: dict[str, Any], origin: str) -> Config:
+    known_top = {*SECTIONS, *FREE_SECTIONS}
+    model_ref, model_table = _split_model(tables.get("model", {}), origin)
+    for name, value in tables.items():
+        if name == "model":
+            continue
+        if name not in known_top:
+            hint = _did_you_mean(name, known_top)
+            msg = f"{origin}: unknown section [{name}]{hint}; the sections are " + ", ".join(
+                f"[{s}]" for s in sorted(known_top))
+            raise ConfigError(msg)
+        if not isinstance(value, dict):
+            msg = f"{origin}: {name} must be a table ([{name}]), not {type(value).__name__}"
+            raise ConfigError(msg)
+    for required in ("tams", "trajectory"):
+        if required not in tables:
+            example = ("[tams]\nntrajectories = 100" if required == "tams"
+                       else "[trajectory]\nend_time = 1.0\nstep_size = 0.01\ntarget_score = 1.0")
+            msg = f"{origin}: missing section [{required}]; add it, e.g.\n{example}"
+            raise ConfigError(msg)
+    _apply_legacy_kills(tables)
+    settings = {name: _parse_section(name, cls, tables.get(name, {}), origin)
+                for name, cls in SECTIONS.items()}
+    tams = settings["tams"]
+    if tams.seed is None and tams.deterministic:
+        settings["tams"] = tams = replace(tams, seed=0)
+    return Config(
+        **settings,
+        dask=types.MappingProxyType(copy.deepcopy(tables.get("dask", {}))),
+        model=types.MappingProxyType(copy.deepcopy(model_table)),
+        model_ref=model_ref,
+        source=origin,
+        tables=types.MappingProxyType(copy.deepcopy(
+            {**tables, "model": model_table})),
+    )
+
+
+def _split_model(value: Any, origin: str) -> tuple[str | None, dict[str, Any]]:
+    """The model reference and the model's parameters.
+
+    Either a top-level ``model = "module:Class"`` (no parameters: TOML allows no ``[model]``
+    table beside it), or a ``[model]`` table whose optional ``class`` key names the model.
+    """
+    if isinstance(value, str):
+        return value, {}
+    if not isinstance(value, dict):
+        raise _error(origin, "", "model", value, "must be a string or a table",
+                     'model = "package.module:Class", or a [model] table')
+    params = dict(value)
+    ref = params.pop("class", None)
+    if ref is not None and not isinstance(ref, str):
+        raise _error(origin, "model", "class", ref, "must be a string",
+                     'class = "package.module:Class"')
+    return ref, params
+
+
+def _apply_legacy_kills(tables: dict[str, Any]) -> None:
+    """pyTAMS's nworker_iter is also the number of kills per iteration there."""
+    kills = tables.get("runner", {}).get("nworker_iter")
+    tams = tables.get("tams", {})
+    if isinstance(kills, int) and not isinstance(kills, bool) and isinstance(tams, dict):
+        tams.setdefault("kills_per_iteration", kills)
+
+
+def _parse_section(section: str, cls: type, table: Mapping[str, Any], origin: str) -> Any:
+    by_name = {f.name: f for f in fields(cls)}
+    public = {name for name, f in by_name.items() if f.metadata["public"]}
+    legacy = {key: native for (sec, key), native in LEGACY_KEYS.items() if sec == section}
+    accepted = public | set(legacy) | ({"deterministic", "loglevel"} if section == "tams" else set())
+    values: dict[str, Any] = {}
+    given_by: dict[str, str] = {}
+    for key, value in table.items():
+        if key not in accepted:
+            hint = _did_you_mean(key, public | set(legacy))
+            msg = (f"{origin}: unknown key [{section}] {key}{hint}; the keys of [{section}] are "
+                   + ", ".join(sorted(public)))
+            raise ConfigError(msg)
+        native = legacy.get(key, key)
+        if native is None:
+            _logger.info("%s: [%s] %s is a pyTAMS key with no effect here; ignored",
+                         origin, section, key)
+            continue
+        value = _coerce(section, key, value, by_name[native], origin)
+        if native in values and values[native] != value:
+            if (section, native) == ("runner", "workers") and key.startswith("nworker"):
+                value = max(value, values[native])
+            else:
+                raise _error(origin, section, key, value,
+                             f"conflicts with [{section}] {given_by[native]} = {values[native]!r}",
+                             f"give only one of {given_by[native]} and {key}")
+        values[native] = value
+        given_by[native] = key
+    missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in values]
+    if missing:
+        name = missing[0]
+        msg = (f"{origin}: missing key [{section}] {name} ({by_name[name].metadata['doc']}); "
+               f"add it: {by_name[name].metadata['fix']}")
+        raise ConfigError(msg)
+    return cls(**values)
+
+
+def _coerce(section: str, key: str, value: Any, fld: Any, origin: str) -> Any:
+    kind = fld.metadata["kind"]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and kind is not bool:
+        ok = False
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        expected = {int: "an integer", float: "a number", bool: "true or false",
+                    str: "a string"}[kind]
+        raise _error(origin, section, key, value, f"must be {expected}", fld.metadata["fix"])
+    return value
+
+
+def _check_values(section: str, settings: Any, origin: str) -> None:
+    for fld in fields(settings):
+        value = getattr(settings, fld.name)
+        if value is None:
+            continue
+        kind = fld.metadata["kind"]
+        if isinstance(value, bool) and kind is not bool or not isinstance(
+            value, (float, int) if kind is float else kind
+        ):
+            raise _error(origin, section, fld.name, value, f"must be of type {kind.__name__}",
+                         fld.metadata["fix"])
+        check = fld.metadata["check"]
+        problem = check(value) if check is not None else None
+        if problem:
+            raise _error(origin, section, fld.name, value, problem, fld.metadata["fix"])
+
+
+def _error(origin: str, section: str, key: str, value: Any, problem: str, fix: str) -> ConfigError:
+    where = f"[{section}] {key}" if section else key
+    return ConfigError(f"{origin}: {where} = {value!r} {problem}; fix: {fix}")
+
+
+def _did_you_mean(word: str, choices: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,67 @@
+"""The estimator and its single-run error bar.
+
+Estimate: p_hat = W_J * C / N, with C the converged trajectories of the final ensemble.
+
+Single-run error bar: the genealogy (Chan and Lai 2013) estimator. Every final trajectory
+descends from one initial trajectory, its ancestor ("eve"). Writing p_hat as a sum over the
+N initial trajectories of their descendants' contributions, Z_e = W_J * C_e / N, the
+estimated variance is
+
+    V = sum_e Z_e**2 - p_hat**2 / N
+
+and we report std_error = sqrt(V) and the 95% interval p_hat * exp(-/+ 1.96 sqrt(V) / p_hat)
+(normal on the log scale). With the ideal score (the committor) V is about twice the known
+variance p^2 (-ln p) / N (conservative); with ordinary scores it also picks up their extra
+variance, which the ideal-score formula misses (measured here on Brownian motion, p = 2e-3,
+N = 100: 93% coverage against 75% for the ideal-score formula; the test suite measures it).
+At p_hat = 1 (the whole initial ensemble converged) the interval is the binomial bound
+(0.025^(1/N), 1); at p_hat = 0 (extinction) it is (0, 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from pytams.core.store import IterationRecord
+from pytams.core.trajectory import TrajectoryKey
+
+Z95 = 1.959963984540054
+
+
+def ancestors(n: int, iterations: Iterable[IterationRecord]) -> dict[TrajectoryKey, int]:
+    """The initial slot every trajectory descends from, following the iteration table."""
+    eve = {TrajectoryKey(slot): slot for slot in range(n)}
+    for record in iterations:
+        for clone, parent in zip(record.clones, record.parents):
+            eve[clone] = eve[parent]
+    return eve
+
+
+def genealogy_interval(
+    weight: float,
+    final: Sequence[tuple[TrajectoryKey, bool]],
+    eve: dict[TrajectoryKey, int],
+) -> tuple[float, float, float, float]:
+    """Return (p_hat, std_error, ci_low, ci_high) of a finished ensemble.
+
+    Args:
+        weight: W_J.
+        final: (key, converged) of each trajectory of the final ensemble.
+        eve: The ancestor of every key (`ancestors`).
+    """
+    n = len(final)
+    contributions: dict[int, float] = {}
+    for key, converged in final:
+        if converged:
+            contributions[eve[key]] = contributions.get(eve[key], 0.0) + weight / n
+    probability = weight * sum(converged for _, converged in final) / n
+    if probability <= 0.0:
+        return 0.0, 0.0, 0.0, 0.0
+    if len(final) == sum(converged for _, converged in final) and weight == 1.0:
+        return 1.0, 0.0, 0.025 ** (1.0 / n), 1.0
+    variance = max(math.fsum(z * z for z in contributions.values()) - probability**2 / n, 0.0)
+    std_error = math.sqrt(variance)
+    relative = std_error / probability
+    return (probability, std_error, probability * math.exp(-Z95 * relative),
+            probability * math.exp(Z95 * relative))

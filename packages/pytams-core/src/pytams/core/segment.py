@@ -1,0 +1,187 @@
+"""Trajectory tasks: advance one trajectory segment, the unit of work a runner executes.
+
+`run_segment` is the one place where models are stepped. A task carries only what it needs:
+the run context (model, settings, seed) and, for a clone, the parent's last stored state
+before the branching point and the noise to replay from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytams.core.compat import model_factory
+from pytams.core.config import TrajectorySettings
+from pytams.core.errors import ModelError
+from pytams.core.loading import ModelSpec
+from pytams.core.model import ForwardModel
+from pytams.core.rng import segment_generator, segment_model_id
+from pytams.core.snapshot import Snapshot
+from pytams.core.trajectory import Trajectory, TrajectoryKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunContext:
+    """What every task of one run (one repeat) shares."""
+
+    model: ModelSpec
+    model_params: Mapping[str, Any]
+    tables: Mapping[str, Any]
+    trajectory: TrajectorySettings
+    seed: int
+    repeat: int = 0
+    workdir: Path | None = None
+
+    def build_model(self, key: TrajectoryKey) -> ForwardModel[Any, Any]:
+        """A fresh model instance for the segment ``key``."""
+        build = model_factory(self.model.cls, self.model_params, self.tables)
+        model_id = segment_model_id(self.seed, self.repeat, key.slot, key.generation)
+        return build(model_id, self.workdir)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentTask:
+    """Advance the trajectory ``key`` to the horizon or convergence.
+
+    Attributes:
+        key: The new trajectory's key (its noise stream derives from it).
+        parent: For a clone, the parent's key; None for an initial trajectory.
+        branch_index: Index of the parent's snapshot the clone continues from.
+        start_index: Index of ``start``, the last snapshot at or before ``branch_index``
+            that holds a state.
+        start: That snapshot.
+        replay: The noise of the steps from ``start_index`` to ``branch_index``.
+        branch_score: The parent's score at ``branch_index`` (checks the replay).
+    """
+
+    key: TrajectoryKey
+    parent: TrajectoryKey | None = None
+    branch_index: int = 0
+    start_index: int = 0
+    start: Snapshot[Any, Any] | None = None
+    replay: tuple[Any, ...] = ()
+    branch_score: float | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SegmentResult:
+    """The snapshots a task produced (after the branching point for a clone)."""
+
+    task: SegmentTask
+    times: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    noises: list[Any] = field(default_factory=list)
+    states: list[Any] = field(default_factory=list)
+    converged: bool = False
+    model_steps: int = 0
+
+    def attach(self, parent: Trajectory | None) -> Trajectory:
+        """The whole trajectory: the parent's prefix (for a clone) followed by this segment."""
+        task = self.task
+        if parent is None:
+            trajectory = Trajectory(key=task.key)
+        else:
+            trajectory = parent.clone_prefix(task.key, task.branch_index)
+        trajectory.times.extend(self.times)
+        trajectory.scores.extend(self.scores)
+        trajectory.noises.extend(self.noises)
+        trajectory.states.extend(self.states)
+        trajectory.converged = self.converged
+        trajectory.model_steps = self.model_steps
+        return trajectory
+
+
+def run_segment(context: RunContext, task: SegmentTask) -> SegmentResult:
+    """Run one task: build the model, restore and replay for a clone, advance to the end.
+
+    Raises:
+        ModelError: Naming the trajectory, the step and the model's original error.
+    """
+    settings = context.trajectory
+    result = SegmentResult(task=task)
+    try:
+        model = context.build_model(task.key)
+    except Exception as exc:
+        raise _model_error(context, task, "while building the model", exc) from exc
+    try:
+        if task.start is None:
+            _record(model, result, None, settings.store_state_every)
+        else:
+            model.restore(task.start.state, time=task.start.time, step=task.start_index)
+            _replay(model, task, settings)
+        rng = segment_generator(context.seed, context.repeat, task.key.slot, task.key.generation)
+        result.converged = _advance_to_end(model, rng, settings, result)
+        result.model_steps = model.step - task.start_index
+    except ModelError:
+        raise
+    except Exception as exc:
+        where = f"at step {model.step + 1} (t = {model.time:.6g})"
+        raise _model_error(context, task, where, exc) from exc
+    finally:
+        model.close()
+    return result
+
+
+def _next_dt(time: float, settings: TrajectorySettings) -> float:
+    """The step to request at ``time``: dt, shortened to land on the horizon; 0 at the end."""
+    remaining = settings.end_time - time
+    if remaining <= 1e-9 * settings.step_size:
+        return 0.0
+    return min(settings.step_size, remaining)
+
+
+def _replay(model: ForwardModel[Any, Any], task: SegmentTask, settings: TrajectorySettings) -> None:
+    """Re-run the parent's steps from its stored state to the branching point."""
+    for noise in task.replay:
+        model.advance(_next_dt(model.time, settings), noise)
+    if task.replay and task.branch_score is not None:
+        score = model.score()
+        if score != task.branch_score:
+            msg = (f"replaying {task.parent} from step {task.start_index} to the branching step "
+                   f"{task.branch_index} gave the score {score!r}, not the stored "
+                   f"{task.branch_score!r}: a model must be deterministic given its noise")
+            raise ModelError(msg)
+
+
+def _advance_to_end(
+    model: ForwardModel[Any, Any],
+    rng: np.random.Generator,
+    settings: TrajectorySettings,
+    result: SegmentResult,
+) -> bool:
+    """The advance loop: fresh noise, one step at a time, until the horizon or convergence."""
+    target, every = settings.target_score, settings.store_state_every
+    score = result.scores[-1] if result.scores else model.score()
+    converged = model.is_converged(score, target)
+    dt = _next_dt(model.time, settings)
+    while not converged and dt > 0.0:
+        noise = model.make_noise(rng)
+        model.advance(dt, noise)
+        score = _record(model, result, noise, every)
+        converged = model.is_converged(score, target)
+        dt = _next_dt(model.time, settings)
+    return converged
+
+
+def _record(model: ForwardModel[Any, Any], result: SegmentResult, noise: Any, every: int) -> float:
+    """Append the model's current snapshot to the result; return its score."""
+    score = model.score()
+    result.times.append(model.time)
+    result.scores.append(score)
+    result.noises.append(noise)
+    result.states.append(model.state if model.step % every == 0 else None)
+    return score
+
+
+def _model_error(
+    context: RunContext, task: SegmentTask, where: str, exc: BaseException
+) -> ModelError:
+    origin = "" if task.parent is None else f" (a clone of {task.parent})"
+    return ModelError(
+        f"model {context.model.name} failed in trajectory {task.key}{origin} {where}: "
+        f"{type(exc).__name__}: {exc}"
+    )

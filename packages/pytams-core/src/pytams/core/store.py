@@ -1,0 +1,132 @@
+"""The storage interface of a run's database, and its in-memory reference implementation.
+
+A `Store` persists what a `Database` needs to resume a run: metadata (config, seed, model),
+trajectories, the iteration table (a journal, appended before an iteration's clones run) and
+the ensemble membership (committed when an iteration's clones are all stored). Other stores
+(pytams-io's netCDF store) register in the entry-point group ``pytams.stores``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from pytams.core.trajectory import Trajectory, TrajectoryKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IterationRecord:
+    """One row of the iteration table.
+
+    Attributes:
+        index: Iteration number j (0-based).
+        level: z_j, the k-th smallest maximum score.
+        killed: Keys of the trajectories killed (every one with max score <= level).
+        parents: Keys of the parents their clones branch from, in the same order.
+        weight: W_{j+1} = W_j (1 - l_j / N), after this iteration.
+    """
+
+    index: int
+    level: float
+    killed: tuple[TrajectoryKey, ...]
+    parents: tuple[TrajectoryKey, ...]
+    weight: float
+
+    @property
+    def clones(self) -> tuple[TrajectoryKey, ...]:
+        """Keys of the clones that replace the killed trajectories."""
+        return tuple(key.next_generation() for key in self.killed)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where a database lives. Every method is atomic: a crash leaves the old or the new data."""
+
+    def read_metadata(self) -> dict[str, Any] | None:
+        """The run's metadata, or None for an empty store."""
+
+    def write_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Record the run's metadata (config, seed, model name, format version)."""
+
+    def write_trajectory(self, trajectory: Trajectory) -> None:
+        """Store a finished trajectory (replacing one with the same key)."""
+
+    def read_trajectory(self, key: TrajectoryKey) -> Trajectory:
+        """Read one trajectory back, bit for bit."""
+
+    def trajectory_keys(self) -> list[TrajectoryKey]:
+        """Keys of every stored trajectory, in the ensemble or archived."""
+
+    def has_trajectory(self, key: TrajectoryKey) -> bool:
+        """Whether the trajectory ``key`` is stored."""
+
+    def append_iteration(self, record: IterationRecord) -> None:
+        """Append a row to the iteration table."""
+
+    def read_iterations(self) -> list[IterationRecord]:
+        """The iteration table."""
+
+    def write_ensemble(self, keys: Sequence[TrajectoryKey]) -> None:
+        """Commit the ensemble membership (one key per slot)."""
+
+    def read_ensemble(self) -> list[TrajectoryKey] | None:
+        """The committed ensemble, or None before the initial ensemble is complete."""
+
+    def clear(self) -> None:
+        """Delete everything (only on an explicit overwrite)."""
+
+
+class MemoryStore:
+    """A `Store` in memory: the reference implementation, and the default."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def read_metadata(self) -> dict[str, Any] | None:
+        """See `Store`."""
+        return copy.deepcopy(self._metadata)
+
+    def write_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """See `Store`."""
+        self._metadata = copy.deepcopy(dict(metadata))
+
+    def write_trajectory(self, trajectory: Trajectory) -> None:
+        """See `Store`."""
+        self._trajectories[trajectory.key] = trajectory
+
+    def read_trajectory(self, key: TrajectoryKey) -> Trajectory:
+        """See `Store`."""
+        return self._trajectories[key]
+
+    def trajectory_keys(self) -> list[TrajectoryKey]:
+        """See `Store`."""
+        return sorted(self._trajectories)
+
+    def has_trajectory(self, key: TrajectoryKey) -> bool:
+        """See `Store`."""
+        return key in self._trajectories
+
+    def append_iteration(self, record: IterationRecord) -> None:
+        """See `Store`."""
+        self._iterations.append(record)
+
+    def read_iterations(self) -> list[IterationRecord]:
+        """See `Store`."""
+        return list(self._iterations)
+
+    def write_ensemble(self, keys: Sequence[TrajectoryKey]) -> None:
+        """See `Store`."""
+        self._ensemble = list(keys)
+
+    def read_ensemble(self) -> list[TrajectoryKey] | None:
+        """See `Store`."""
+        return None if self._ensemble is None else list(self._ensemble)
+
+    def clear(self) -> None:
+        """See `Store`."""
+        self._metadata: dict[str, Any] | None = None
+        self._trajectories: dict[TrajectoryKey, Trajectory] = {}
+        self._iterations: list[IterationRecord] = []
+        self._ensemble: list[TrajectoryKey] | None = None
