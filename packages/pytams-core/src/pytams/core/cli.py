@@ -6,12 +6,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from pytams.core import __version__
 from pytams.core.config import load_config
-from pytams.core.errors import TAMSError
+from pytams.core.errors import MissingComponentError, TAMSError
 from pytams.core.tams import TAMS, Progress
 from pytams.core.template import model_template
 
@@ -56,7 +57,35 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="the class name, e.g. MyModel")
     new.add_argument("--output", type=Path, help="the file (default: <name in lower case>.py)")
     new.set_defaults(handler=_new_model)
+    _add_plugin_commands(commands)
     return parser
+
+
+# commands other packages provide, and the package to install for each
+PLUGIN_COMMANDS = {"inspect": "pytams-io", "plot": "pytams-io[plot]"}
+
+
+def _add_plugin_commands(commands: Any) -> None:
+    """Commands from the entry-point group ``pytams.commands``: ``register(subparsers)``.
+
+    A known command whose package is missing still parses, and says what to install.
+    """
+    for entry in entry_points(group="pytams.commands"):
+        entry.load()(commands)
+    for name, package in PLUGIN_COMMANDS.items():
+        if name not in commands.choices:
+            stub = commands.add_parser(name, help=f"(needs {package})")
+            stub.add_argument("args", nargs=argparse.REMAINDER)
+            stub.set_defaults(handler=_missing(name, package))
+
+
+def _missing(name: str, package: str) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        del args
+        msg = f"'pytams {name}' needs {package}: pip install '{package}'"
+        raise MissingComponentError(msg)
+
+    return handler
 
 
 def _run(args: argparse.Namespace) -> int:

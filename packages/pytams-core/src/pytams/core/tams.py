@@ -162,8 +162,8 @@ class _Run:
         self.seed = self._open(seed, tams.model)
         self.context = RunContext(
             model=tams.model,
-            model_params=config.model,
-            tables=config.tables,
+            model_params=_plain(config.model),
+            tables=_plain(config.tables),
             trajectory=config.trajectory,
             seed=self.seed,
             repeat=repeat,
@@ -343,6 +343,13 @@ class _Run:
             stop_reason=reason,
             seed=self.seed,
         )
+
+
+def _plain(value: Any) -> Any:
+    """Plain (picklable) dictionaries from read-only mappings."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def _clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> SegmentTask:
