@@ -372,7 +372,7 @@ def _check_resumable(stored: Mapping[str, Any], wanted: Mapping[str, Any], seed_
     if stored.get("model") != wanted["model"]:
         msg = (f"cannot resume: the database holds a run of model {stored.get('model')!r}, not "
                f"{wanted['model']!r}; resume with the same model or start a new database")
-        raise ConfigError(msg)
+        raise StorageError(msg)
     if seed_given and stored.get("seed") != wanted["seed"]:
         msg = (f"cannot resume: the database's seed is {stored.get('seed')}, not "
                f"{wanted['seed']}; drop --seed / [tams] seed to resume with the stored one")
