@@ -1,0 +1,162 @@
+"""`AsyncioRunner`: tasks on a local process pool, driven by an asyncio event loop.
+
+The event loop runs in a thread of its own (so the runner also works where a loop is already
+running, as in Jupyter); each task is a coroutine that runs `run_segment` in the pool and
+retries it on failure. Worker processes are started with ``spawn``: a model loaded from a file
+re-imports there through its reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import multiprocessing
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Any
+
+from pytams.core.config import Config
+from pytams.core.errors import RunnerError
+from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
+from pytams.runners._retry import Attempts, _logger
+
+# a pool whose worker died is rebuilt and its tasks rerun, this many times per `run` at most
+MAX_POOL_REBUILDS = 5
+
+
+class AsyncioRunner:
+    """Runs tasks on ``[runner] workers`` local processes (``[runner] type = "asyncio"``).
+
+    A task whose model raises is retried ``[runner] retries`` times, then the run stops with
+    `RunnerError` (the model's error as its cause). A worker process that dies breaks the
+    pool: the pool is rebuilt and the unfinished tasks rerun (not counted as retries).
+
+    Args:
+        config: The run's configuration (``[runner] workers`` and ``retries``).
+        workers: Overrides ``[runner] workers``.
+        retries: Overrides ``[runner] retries``.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        workers: int | None = None,
+        retries: int | None = None,
+    ) -> None:
+        self.workers = workers if workers is not None else (
+            config.runner.workers if config is not None else 1)
+        self.retries = retries if retries is not None else (
+            config.runner.retries if config is not None else 0)
+        if self.workers < 1:
+            msg = f"AsyncioRunner(workers={self.workers}): needs at least one worker"
+            raise RunnerError(msg)
+        self._depth = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifetime
+    def __enter__(self) -> AsyncioRunner:
+        """Start the event loop thread and the process pool (re-entrant: nested uses share)."""
+        self._depth += 1
+        if self._depth == 1:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="pytams-asyncio",
+                                      daemon=True)
+            thread.start()
+            self._loop, self._thread = loop, thread
+            self._pool = self._new_pool()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the pool (killing its processes after an error or Ctrl-C) and the loop."""
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        self._shutdown_pool(kill=exc_type is not None)
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+        self._loop = self._thread = None
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.workers,
+                                      mp_context=multiprocessing.get_context("spawn"))
+
+    def _shutdown_pool(self, *, kill: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if kill:
+            processes: dict[int, Any] = getattr(pool, "_processes", None) or {}
+            for process in list(processes.values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def _replace_pool(self, broken: cf.ProcessPoolExecutor) -> None:
+        """Replace ``broken`` (once, however many tasks saw it break)."""
+        with self._pool_lock:
+            if self._pool is broken:
+                _logger.warning("a worker process died: restarting the process pool")
+                self._pool = self._new_pool()
+                broken.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ running
+    def run(self, context: RunContext, tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
+        """Run ``tasks`` in the pool; yield their results as they complete.
+
+        Raises:
+            RunnerError: When a task still fails after its retries, or the runner was not
+                entered (``with runner:``).
+        """
+        loop = self._loop
+        if loop is None:
+            msg = "AsyncioRunner.run needs the runner entered first: with AsyncioRunner(...) as r"
+            raise RunnerError(msg)
+        attempts = Attempts(self.retries)
+        rebuilds = [0]
+        futures = {asyncio.run_coroutine_threadsafe(self._one(context, task, attempts, rebuilds),
+                                                    loop) for task in tasks}
+        try:
+            pending = futures
+            while pending:
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    async def _one(self, context: RunContext, task: SegmentTask, attempts: Attempts,
+                   rebuilds: list[int]) -> SegmentResult:
+        """One task, retried on failure."""
+        loop = asyncio.get_running_loop()
+        while True:
+            pool = self._pool
+            if pool is None:
+                msg = "the AsyncioRunner was closed while tasks were running"
+                raise RunnerError(msg)
+            try:
+                return await loop.run_in_executor(pool, run_segment, context, task)
+            except BrokenProcessPool as exc:
+                if self._pool is pool:
+                    rebuilds[0] += 1
+                    if rebuilds[0] > MAX_POOL_REBUILDS:
+                        msg = (f"worker processes died {rebuilds[0]} times in one phase; "
+                               f"last while running trajectory {task.key}. Fix: check the "
+                               "model's memory use and native code (a crash kills the worker)")
+                        raise RunnerError(msg) from exc
+                    self._replace_pool(pool)
+            except Exception as exc:  # the model's ModelError, or the task failed to travel
+                attempts.failed(task, exc)

@@ -1,0 +1,97 @@
+"""Every runner gives the serial runner's result, bit for bit, for the same seed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytams.core import Database, RunnerError, SerialRunner, TAMSResult, load_config
+from pytams.core.runner import Runner, make_runner
+from pytams.core.segment import RunContext, SegmentTask
+from pytams.core.trajectory import TrajectoryKey
+from pytams.runners import AsyncioRunner, DaskRunner
+from tests.runners.conftest import run_tams
+from tests.runners.models import FaultyOU, tables
+
+
+def assert_same_run(got: tuple[TAMSResult, Database], want: tuple[TAMSResult, Database]) -> None:
+    result, db = got
+    ref, ref_db = want
+    assert result == ref
+    assert result.levels == ref.levels
+    assert result.iterations > 3  # the test runs exercise cloning
+    assert db.iterations == ref_db.iterations
+    assert db.ensemble == ref_db.ensemble  # Trajectory equality is bitwise
+    assert db.stored_keys() == ref_db.stored_keys()
+
+
+RUNNERS = {
+    "serial": lambda: SerialRunner(),
+    "asyncio-1": lambda: AsyncioRunner(workers=1),
+    "asyncio-2": lambda: AsyncioRunner(workers=2),
+    "dask-1": lambda: DaskRunner(workers=1),
+    "dask-2": lambda: DaskRunner(workers=2),
+}
+
+
+@pytest.mark.parametrize("name", list(RUNNERS))
+def test_every_runner_gives_the_serial_result(name: str, serial_run: Any) -> None:
+    assert_same_run(run_tams(tables(), runner=RUNNERS[name]()), serial_run)
+
+
+@pytest.mark.parametrize(("kind", "workers"), [("asyncio", 2), ("dask", 2)])
+def test_runner_type_from_the_configuration(kind: str, workers: int, serial_run: Any) -> None:
+    config = tables(runner=kind, workers=workers)
+    runner = make_runner(load_config(config))
+    assert isinstance(runner, AsyncioRunner if kind == "asyncio" else DaskRunner)
+    assert isinstance(runner, Runner)
+    assert_same_run(run_tams(config), serial_run)
+
+
+def test_address_backend_uses_a_running_scheduler(dask2: DaskRunner, serial_run: Any) -> None:
+    address = dask2.cluster.scheduler_address
+    runner = DaskRunner(load_config(tables(runner="dask", dask={"backend": "address",
+                                                                "address": address})))
+    assert_same_run(run_tams(tables(), runner=runner), serial_run)
+    assert dask2.client.status == "running"  # the cluster is not ours to close
+
+
+def test_a_model_loaded_from_a_file_reimports_in_workers(serial_run: Any) -> None:
+    from pytams.core import TAMS, MemoryStore
+
+    from tests.runners.models import MODELS_FILE
+
+    store = MemoryStore()
+    result = TAMS(f"{MODELS_FILE}:FaultyOU", load_config(tables()),
+                  runner=AsyncioRunner(workers=2), store=store).run()
+    assert result == serial_run[0]
+    assert Database(store).ensemble == serial_run[1].ensemble
+
+
+def context() -> RunContext:
+    from pytams.core.loading import ModelSpec
+
+    config = load_config(tables(model={"sleep": 0.002}))
+    return RunContext(model=ModelSpec(FaultyOU), model_params=dict(config.model),
+                      tables={}, trajectory=config.trajectory, seed=1)
+
+
+@pytest.mark.parametrize("name", ["asyncio-2", "dask-2"])
+def test_results_come_as_tasks_complete_and_closing_cancels_the_rest(name: str) -> None:
+    tasks = [SegmentTask(key=TrajectoryKey(slot)) for slot in range(40)]
+    with RUNNERS[name]() as runner:
+        results = runner.run(context(), tasks)
+        first = next(results)
+        assert first.task in tasks
+        results.close()
+        # the runner is still usable after a cancelled batch
+        again = list(runner.run(context(), tasks[:3]))
+        assert sorted(r.task.key.slot for r in again) == [0, 1, 2]
+        assert again[0].times
+
+
+def test_run_outside_the_context_manager_is_a_clear_error() -> None:
+    for runner in (AsyncioRunner(), DaskRunner()):
+        with pytest.raises(RunnerError, match="entered first"):
+            next(iter(runner.run(context(), [SegmentTask(key=TrajectoryKey(0))])))
