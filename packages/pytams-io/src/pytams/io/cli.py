@@ -1,0 +1,109 @@
+"""``pytams inspect PATH`` and ``pytams plot PATH`` (entry-point group ``pytams.commands``)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from pytams.core.errors import MissingComponentError
+
+
+def register_inspect(commands: Any) -> None:
+    """Add ``pytams inspect PATH``: status, iterations, level, weight, estimate of a database."""
+    parser = commands.add_parser(
+        "inspect", help="show the state of a database (finished or running)"
+    )
+    parser.add_argument("path", type=Path, help="the database directory ([database] path)")
+    parser.set_defaults(handler=_inspect)
+
+
+def register_plot(commands: Any) -> None:
+    """Add ``pytams plot PATH``: PNGs of the ensemble's scores and of level and weight."""
+    parser = commands.add_parser(
+        "plot", help="plot a database: scores of the ensemble, level and weight (PNG)"
+    )
+    parser.add_argument("path", type=Path, help="the database directory ([database] path)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="directory of the PNG files (default: the database directory)",
+    )
+    parser.set_defaults(handler=_plot)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from pytams.io.explore import open_database
+
+    db = open_database(args.path)
+    status = db.status()
+    wall = "unknown" if status.wall_time is None else f"{status.wall_time:.1f} s"
+    estimate = "-" if math.isnan(status.estimate) else f"{status.estimate:.6g}"
+    level = "-" if math.isnan(status.level) else f"{status.level:.6g}"
+    lines = [
+        f"database     {db.path}",
+        f"status       {status.state}"
+        + (" (an iteration is in progress)" if status.pending else ""),
+        f"model        {status.model}",
+        f"seed         {status.seed}",
+        f"trajectories {status.ntrajectories} in the ensemble, {status.stored} stored",
+        f"iterations   {status.iterations}",
+        f"level        {level}",
+        f"weight       {status.weight:.6g}",
+        f"converged    {status.converged}/{status.ntrajectories}",
+        f"estimate     {estimate}",
+        f"model steps  {status.model_steps}",
+        f"wall time    {wall} (start to last write)",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    try:
+        import matplotlib
+    except ImportError as exc:
+        msg = "'pytams plot' needs matplotlib: pip install 'pytams-io[plot]'"
+        raise MissingComponentError(msg) from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pytams.io.explore import open_database
+
+    db = open_database(args.path)
+    output: Path = args.output if args.output is not None else db.path
+    output.mkdir(parents=True, exist_ok=True)
+    ds = db.to_xarray(states=False)
+    written = []
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i in range(ds.sizes["trajectory"]):
+        ax.plot(
+            ds["model_time"][i],
+            ds["score"][i],
+            lw=0.8,
+            color="tab:red" if bool(ds["converged"][i]) else "tab:blue",
+            alpha=0.7,
+        )
+    ax.set_xlabel("time")
+    ax.set_ylabel("score")
+    ax.set_title(f"ensemble ({int(ds['converged'].sum())}/{ds.sizes['trajectory']} converged)")
+    path = output / "score.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    written.append(path)
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    top.plot(ds["iteration"], ds["level"], marker=".", lw=1)
+    top.set_ylabel("level z_j")
+    bottom.semilogy(ds["iteration"], ds["weight"], marker=".", lw=1)
+    bottom.set_ylabel("weight W_j")
+    bottom.set_xlabel("iteration")
+    path = output / "iterations.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    written.append(path)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

@@ -1,0 +1,531 @@
+"""`NetCDFStore`: a run's database as a directory of netCDF files, crash-safe at any instant.
+
+Layout of a database directory::
+
+    tams.nc                      run metadata (config, seed, model, versions, format version),
+                                 the iteration table (a journal) and the ensemble membership;
+                                 written by the driver only
+    trajectories/<key>.nc        one finished trajectory: time, score, noise, state
+
+Every file is written whole to a temporary file in its directory, fsync'ed and renamed over
+the old one, so a process killed at any instant leaves the old or the new file. The iteration
+table is appended before an iteration's clones run and the ensemble is committed once they are
+all stored, so the database always describes a state pytams-core can resume from.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import json
+import os
+import pickle
+import re
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytams.core.errors import DatabaseCorruptError, StorageError
+from pytams.core.store import IterationRecord
+from pytams.core.trajectory import Trajectory, TrajectoryKey
+from pytams.io._columns import PathRoots, read_column, write_column
+from pytams.io._files import is_temp, open_for_reading, write_atomically
+
+#: Version of the on-disk layout this package reads and writes.
+FORMAT_VERSION = 1
+MAIN_FILE = "tams.nc"
+TRAJECTORY_DIR = "trajectories"
+_KEY_FILE = re.compile(r"^(\d+)-(\d+)\.nc$")
+_VERSIONED = ("pytams-core", "pytams-io", "netCDF4", "numpy", "xarray")
+
+
+class NetCDFStore:
+    """A `pytams.core.Store` in a directory of netCDF files.
+
+    Args:
+        path: The database directory (created on the first write).
+        read_only: Refuse every write (what `pytams.io.open_database` uses); a read-only
+            store may be opened while a run writes the database.
+
+    Raises:
+        StorageError: When ``path`` is a file, or a directory that is not a pytams database.
+        DatabaseCorruptError: When ``tams.nc`` is damaged or of an incompatible format.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.main_file = self.path / MAIN_FILE
+        self.trajectory_dir = self.path / TRAJECTORY_DIR
+        self._roots = PathRoots(self.path)
+        self._metadata_json: str | None = None
+        self._iterations: list[IterationRecord] = []
+        self._ensemble: list[TrajectoryKey] | None = None
+        self._created: str | None = None
+        self._versions: dict[str, str] = {}
+        self._clearing = False
+        self._check_location()
+        if self.main_file.exists():
+            self._load()
+            if self._clearing and not read_only:
+                self._finish_clear()
+
+    def __repr__(self) -> str:
+        mode = ", read_only=True" if self.read_only else ""
+        return f"NetCDFStore({str(self.path)!r}{mode})"
+
+    # ------------------------------------------------------------------ the Store protocol
+    def read_metadata(self) -> dict[str, Any] | None:
+        """See `pytams.core.Store`."""
+        if self._metadata_json is None:
+            return None
+        metadata: dict[str, Any] = _decode(json.loads(self._metadata_json))
+        return metadata
+
+    def write_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """See `pytams.core.Store`."""
+        self._writable()
+        self._metadata_json = json.dumps(_encode(dict(metadata)), sort_keys=True)
+        self._versions = _versions()
+        self._created = _now()
+        self._write_main()
+
+    def write_trajectory(self, trajectory: Trajectory) -> None:
+        """See `pytams.core.Store`."""
+        self._writable()
+        self.trajectory_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(
+            self.trajectory_file(trajectory.key),
+            lambda ds: _fill_trajectory(ds, trajectory, self._roots),
+        )
+
+    def read_trajectory(self, key: TrajectoryKey) -> Trajectory:
+        """See `pytams.core.Store`.
+
+        Raises:
+            DatabaseCorruptError: When the file is missing or damaged (naming it).
+        """
+        path = self.trajectory_file(key)
+        fix = self._fix_for(key)
+        with open_for_reading(path, f"the file of trajectory {key}", fix) as ds:
+            trajectory = _read_trajectory(ds, self._roots)
+        if trajectory.key != key:
+            msg = f"{path}: holds trajectory {trajectory.key}, not {key}; {fix}"
+            raise DatabaseCorruptError(msg)
+        return trajectory
+
+    def trajectory_keys(self) -> list[TrajectoryKey]:
+        """See `pytams.core.Store`."""
+        if not self.trajectory_dir.is_dir():
+            return []
+        keys = []
+        for entry in os.scandir(self.trajectory_dir):
+            match = _KEY_FILE.match(entry.name)
+            if match:
+                keys.append(TrajectoryKey(int(match[1]), int(match[2])))
+        return sorted(keys)
+
+    def has_trajectory(self, key: TrajectoryKey) -> bool:
+        """See `pytams.core.Store`."""
+        return self.trajectory_file(key).is_file()
+
+    def append_iteration(self, record: IterationRecord) -> None:
+        """See `pytams.core.Store`."""
+        self._writable()
+        self._iterations.append(record)
+        try:
+            self._write_main()
+        except BaseException:
+            self._iterations.pop()
+            raise
+
+    def read_iterations(self) -> list[IterationRecord]:
+        """See `pytams.core.Store`."""
+        return list(self._iterations)
+
+    def write_ensemble(self, keys: Sequence[TrajectoryKey]) -> None:
+        """See `pytams.core.Store`."""
+        self._writable()
+        old = self._ensemble
+        self._ensemble = list(keys)
+        try:
+            self._write_main()
+        except BaseException:
+            self._ensemble = old
+            raise
+
+    def read_ensemble(self) -> list[TrajectoryKey] | None:
+        """See `pytams.core.Store`."""
+        return None if self._ensemble is None else list(self._ensemble)
+
+    def clear(self) -> None:
+        """See `pytams.core.Store`: delete the run (only on an explicit overwrite).
+
+        ``tams.nc`` is first rewritten as an empty database marked "clearing", then the
+        trajectory files are deleted; a store opened on a database whose clearing was
+        interrupted finishes it. Files that are not the database's are left alone.
+        """
+        self._writable()
+        self._metadata_json = None
+        self._iterations = []
+        self._ensemble = None
+        self._clearing = True
+        self._write_main()
+        self._finish_clear()
+
+    # ------------------------------------------------------------------ exploration helpers
+    @property
+    def versions(self) -> dict[str, str]:
+        """Versions of the packages that wrote the database."""
+        return dict(self._versions)
+
+    @property
+    def created(self) -> str | None:
+        """When the run was started (ISO 8601, UTC)."""
+        return self._created
+
+    @property
+    def updated(self) -> float | None:
+        """When ``tams.nc`` was last written (seconds since the epoch)."""
+        try:
+            return self.main_file.stat().st_mtime
+        except OSError:
+            return None
+
+    def trajectory_file(self, key: TrajectoryKey) -> Path:
+        """The file of the trajectory ``key``."""
+        return self.trajectory_dir / f"{key}.nc"
+
+    def reload(self) -> None:
+        """Read ``tams.nc`` again (a read-only store following a running run)."""
+        if self.main_file.exists():
+            self._load()
+
+    # ------------------------------------------------------------------ internals
+    def _writable(self) -> None:
+        if self.read_only:
+            msg = f"{self.path}: the database was opened read-only; open it with NetCDFStore"
+            raise StorageError(msg)
+
+    def _fix_for(self, key: TrajectoryKey) -> str:
+        listed = self._ensemble is not None and key in self._ensemble
+        where = (
+            "is in the committed ensemble, so the run cannot go on without it"
+            if listed
+            else "was stored by the run"
+        )
+        return (
+            f"the trajectory {where}: restore {self.path} from a backup, or start a new "
+            "run (--overwrite)"
+        )
+
+    def _check_location(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            msg = f"{self.path} is a file, not a database directory; choose another [database] path"
+            raise StorageError(msg)
+        if not self.path.is_dir() or self.main_file.exists():
+            return
+        foreign = [
+            p.name
+            for p in self.path.iterdir()
+            if not (p.name == TRAJECTORY_DIR and p.is_dir()) and not is_temp(p)
+        ]
+        if self.trajectory_dir.is_dir() and self.trajectory_keys():
+            msg = (
+                f"{self.path} holds trajectory files but no {MAIN_FILE}: it is not a "
+                "complete pytams database (was tams.nc deleted?); restore tams.nc, or move "
+                "the directory away and start again"
+            )
+            raise DatabaseCorruptError(msg)
+        repeats = sorted(name for name in foreign if name.startswith("repeat-"))
+        if repeats:
+            msg = (
+                f"{self.path} holds the databases of several repeats ({', '.join(repeats[:3])}"
+                f"{', ...' if len(repeats) > 3 else ''}); open one of them, e.g. "
+                f"{self.path / repeats[0]}"
+            )
+            raise StorageError(msg)
+        if foreign:
+            shown = ", ".join(sorted(foreign)[:5])
+            msg = (
+                f"{self.path} exists and is not a pytams database (it holds {shown} and no "
+                f"{MAIN_FILE}); choose another [database] path"
+            )
+            raise StorageError(msg)
+
+    def _finish_clear(self) -> None:
+        for directory in (self.trajectory_dir, self.path):
+            if not directory.is_dir():
+                continue
+            for entry in list(directory.iterdir()):
+                ours = (
+                    directory == self.trajectory_dir and _KEY_FILE.match(entry.name)
+                ) or is_temp(entry)
+                if ours and entry.is_file():
+                    entry.unlink()
+        self._clearing = False
+
+    def _write_main(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.main_file, self._fill_main)
+
+    def _fill_main(self, ds: Any) -> None:
+        ds.Conventions = "CF-1.10"
+        ds.title = "pytams database: run metadata, iteration table and ensemble"
+        ds.institution = "pytams"
+        ds.source = f"pytams-io {_versions().get('pytams-io', 'unknown')}"
+        ds.history = f"{_now()} written by pytams-io"
+        ds.pytams_format = "pytams-database"
+        ds.pytams_format_version = np.int32(FORMAT_VERSION)
+        ds.pytams_clearing = np.int8(self._clearing)
+        ds.pytams_created = self._created or _now()
+        ds.pytams_versions = json.dumps(self._versions, sort_keys=True)
+        if self._metadata_json is not None:
+            ds.pytams_metadata = self._metadata_json
+            metadata = self.read_metadata() or {}
+            ds.pytams_model = str(metadata.get("model"))
+            ds.pytams_seed = str(metadata.get("seed"))
+        _fill_iterations(ds, self._iterations)
+        ds.pytams_ensemble_committed = np.int8(self._ensemble is not None)
+        if self._ensemble:
+            ds.createDimension("slot", len(self._ensemble))
+            for name, values, long_name in (
+                ("ensemble_slot", [k.slot for k in self._ensemble], "slot of each member"),
+                (
+                    "ensemble_generation",
+                    [k.generation for k in self._ensemble],
+                    "generation of the trajectory occupying each slot",
+                ),
+            ):
+                var = ds.createVariable(name, "i8", ("slot",), fill_value=False)
+                var.long_name = long_name
+                var[:] = np.asarray(values, dtype=np.int64)
+
+    def _load(self) -> None:
+        fix = (
+            "restore it from a backup, or move the directory away and start a new run "
+            "(--overwrite replaces it)"
+        )
+        with open_for_reading(self.main_file, "the database's main file", fix) as ds:
+            names = ds.ncattrs()
+            if "pytams_format" not in names or ds.pytams_format != "pytams-database":
+                msg = (
+                    f"{self.main_file} is a netCDF file but not a pytams database; choose "
+                    "another [database] path"
+                )
+                raise StorageError(msg)
+            found = int(ds.pytams_format_version)
+            if found != FORMAT_VERSION:
+                newer = "a newer" if found > FORMAT_VERSION else "an older"
+                msg = (
+                    f"{self.main_file} has database format version {found}, and this "
+                    f"pytams-io reads version {FORMAT_VERSION}: it was written by {newer} "
+                    "pytams-io; install a pytams-io that reads that format (see its "
+                    "pytams_versions attribute), or start a new database"
+                )
+                raise DatabaseCorruptError(msg)
+            self._clearing = bool(ds.pytams_clearing)
+            self._created = str(ds.pytams_created)
+            self._versions = json.loads(ds.pytams_versions)
+            self._metadata_json = str(ds.pytams_metadata) if "pytams_metadata" in names else None
+            if self._metadata_json is not None:
+                json.loads(self._metadata_json)
+            self._iterations = _read_iterations(ds)
+            if int(ds.pytams_ensemble_committed):
+                slots = ds.variables["ensemble_slot"][:].tolist()
+                generations = ds.variables["ensemble_generation"][:].tolist()
+                self._ensemble = [
+                    TrajectoryKey(s, g) for s, g in zip(slots, generations, strict=True)
+                ]
+            else:
+                self._ensemble = None
+
+
+# ---------------------------------------------------------------------- trajectories
+def _fill_trajectory(ds: Any, trajectory: Trajectory, roots: PathRoots) -> None:
+    n = len(trajectory)
+    ds.Conventions = "CF-1.10"
+    ds.title = f"pytams trajectory {trajectory.key}"
+    ds.pytams_format = "pytams-trajectory"
+    ds.pytams_format_version = np.int32(FORMAT_VERSION)
+    ds.pytams_key = str(trajectory.key)
+    ds.pytams_parent = "" if trajectory.parent is None else str(trajectory.parent)
+    ds.pytams_branch_index = np.int64(
+        -1 if trajectory.branch_index is None else trajectory.branch_index
+    )
+    ds.pytams_converged = np.int8(trajectory.converged)
+    ds.pytams_model_steps = np.int64(trajectory.model_steps)
+    ds.createDimension("time", n)
+    times = ds.createVariable("time", "f8", ("time",), fill_value=False)
+    times.standard_name = "time"
+    times.long_name = "model time of each snapshot"
+    times.units = "1"
+    times.axis = "T"
+    times[:] = np.asarray(trajectory.times, dtype=np.float64)
+    scores = ds.createVariable("score", "f8", ("time",), fill_value=False)
+    scores.long_name = "score function xi(t, x) at each snapshot"
+    scores.units = "1"
+    scores[:] = np.asarray(trajectory.scores, dtype=np.float64)
+    write_column(ds, "noise", trajectory.noises, None)
+    write_column(ds, "state", trajectory.states, roots)
+    if "noise" in ds.variables:
+        ds.variables["noise"].long_name = "noise of the step that led to each snapshot"
+    if "state" in ds.variables:
+        ds.variables["state"].long_name = "model state at the snapshots where it is stored"
+
+
+def _read_trajectory(ds: Any, roots: PathRoots) -> Trajectory:
+    n = len(ds.dimensions["time"])
+    times = ds.variables["time"][:]
+    scores = ds.variables["score"][:]
+    if len(times) != n or len(scores) != n:
+        msg = f"time and score hold {len(times)} and {len(scores)} values for {n} snapshots"
+        raise ValueError(msg)
+    parent = str(ds.pytams_parent)
+    branch = int(ds.pytams_branch_index)
+    return Trajectory(
+        key=TrajectoryKey.parse(str(ds.pytams_key)),
+        parent=TrajectoryKey.parse(parent) if parent else None,
+        branch_index=None if branch < 0 else branch,
+        times=times.tolist(),
+        scores=scores.tolist(),
+        noises=read_column(ds, "noise", n, None),
+        states=read_column(ds, "state", n, roots),
+        converged=bool(ds.pytams_converged),
+        model_steps=int(ds.pytams_model_steps),
+    )
+
+
+# ---------------------------------------------------------------------- iteration table
+def _fill_iterations(ds: Any, records: Sequence[IterationRecord]) -> None:
+    if not records:
+        return
+    ds.createDimension("iteration", len(records))
+    columns: list[tuple[str, str, Any, dict[str, str]]] = [
+        ("iteration", "i8", [r.index for r in records], {"long_name": "iteration number j"}),
+        (
+            "level",
+            "f8",
+            [r.level for r in records],
+            {"long_name": "level z_j: the k-th smallest maximum score", "units": "1"},
+        ),
+        (
+            "weight",
+            "f8",
+            [r.weight for r in records],
+            {"long_name": "weight W_{j+1} = W_j (1 - l_j / N) after the iteration", "units": "1"},
+        ),
+        (
+            "killed_count",
+            "i8",
+            [len(r.killed) for r in records],
+            {"long_name": "number of trajectories killed l_j", "sample_dimension": "kill"},
+        ),
+    ]
+    for name, dtype, values, attrs in columns:
+        var = ds.createVariable(name, dtype, ("iteration",), fill_value=False)
+        var.setncatts(attrs)
+        var[:] = np.asarray(values, dtype=dtype)
+    killed = [k for r in records for k in r.killed]
+    parents = [k for r in records for k in r.parents]
+    if not killed:
+        return
+    ds.createDimension("kill", len(killed))
+    for name, keys, what in (
+        ("killed", killed, "killed trajectory"),
+        ("parent", parents, "parent of its clone"),
+    ):
+        for part in ("slot", "generation"):
+            var = ds.createVariable(f"{name}_{part}", "i8", ("kill",), fill_value=False)
+            var.long_name = f"{part} of each {what} (ragged by killed_count)"
+            var[:] = np.asarray([getattr(k, part) for k in keys], dtype=np.int64)
+
+
+def _read_iterations(ds: Any) -> list[IterationRecord]:
+    if "iteration" not in ds.dimensions:
+        return []
+    index = ds.variables["iteration"][:].tolist()
+    level = ds.variables["level"][:].tolist()
+    weight = ds.variables["weight"][:].tolist()
+    count = ds.variables["killed_count"][:].tolist()
+    total = sum(count)
+    columns = {}
+    for name in ("killed_slot", "killed_generation", "parent_slot", "parent_generation"):
+        columns[name] = ds.variables[name][:].tolist() if total else []
+        if len(columns[name]) != total:
+            msg = f"{name} holds {len(columns[name])} values, killed_count sums to {total}"
+            raise ValueError(msg)
+    killed = [
+        TrajectoryKey(s, g)
+        for s, g in zip(columns["killed_slot"], columns["killed_generation"], strict=True)
+    ]
+    parents = [
+        TrajectoryKey(s, g)
+        for s, g in zip(columns["parent_slot"], columns["parent_generation"], strict=True)
+    ]
+    records, start = [], 0
+    for j, lev, w, c in zip(index, level, weight, count, strict=True):
+        records.append(
+            IterationRecord(
+                index=j,
+                level=lev,
+                killed=tuple(killed[start : start + c]),
+                parents=tuple(parents[start : start + c]),
+                weight=w,
+            )
+        )
+        start += c
+    return records
+
+
+# ---------------------------------------------------------------------- metadata
+_TAGS = ("__pytams_tuple__", "__pytams_pickle__")
+
+
+def _encode(value: Any) -> Any:
+    """JSON-ready form of metadata: tuples and non-JSON values tagged so they come back."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if type(value) is list:
+        return [_encode(v) for v in value]
+    if type(value) is tuple:
+        return {_TAGS[0]: [_encode(v) for v in value]}
+    if type(value) is dict and all(type(k) is str for k in value) and not set(value) & set(_TAGS):
+        return {k: _encode(v) for k, v in value.items()}
+    blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return {_TAGS[1]: base64.b64encode(blob).decode("ascii")}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1 and _TAGS[0] in value:
+            return tuple(_decode(v) for v in value[_TAGS[0]])
+        if len(value) == 1 and _TAGS[1] in value:
+            return pickle.loads(base64.b64decode(value[_TAGS[1]]))
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> tuple[tuple[str, str], ...]:
+    found = []
+    for name in _VERSIONED:
+        with contextlib.suppress(PackageNotFoundError):
+            found.append((name, version(name)))
+    return tuple(found)
+
+
+def _versions() -> dict[str, str]:
+    return dict(_package_versions())
+
+
+def _now() -> str:
+    return datetime.fromtimestamp(time.time(), tz=timezone.utc).isoformat(timespec="seconds")
