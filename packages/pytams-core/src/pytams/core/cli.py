@@ -127,7 +127,7 @@ class _ProgressBar:
             label = "initial ensemble" if event.phase == "initial" else "iterations"
             total = event.total if event.phase == "initial" else None
             self.bar = tqdm(total=total, desc=label, unit="traj" if total else "it",
-                            file=sys.stderr, dynamic_ncols=True, leave=False)
+                            file=sys.stderr, dynamic_ncols=True, leave=True)
         self.bar.update(event.done - self.bar.n)
         if event.phase == "iteration":
             self.bar.set_postfix(level=f"{event.level:.4g}", weight=f"{event.weight:.3e}",
@@ -136,6 +136,7 @@ class _ProgressBar:
 
     def close(self) -> None:
         if self.bar is not None:
+            self.bar.refresh()
             self.bar.close()
             self.bar = None
 

@@ -426,6 +426,8 @@ def _error(origin: str, section: str, key: str, value: Any, problem: str, fix: s
 
 def _did_you_mean(word: str, choices: set[str]) -> str:
     close = difflib.get_close_matches(word, sorted(choices), n=1)
+    if not close:
+        close = sorted(c for c in choices if c.startswith(word) or word.startswith(c))
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

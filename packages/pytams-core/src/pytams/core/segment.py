@@ -7,6 +7,7 @@ before the branching point and the noise to replay from there.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,11 +128,8 @@ def run_segment(context: RunContext, task: SegmentTask) -> SegmentResult:
 
 
 def _next_dt(time: float, settings: TrajectorySettings) -> float:
-    """The step to request at ``time``: dt, shortened to land on the horizon; 0 at the end."""
-    remaining = settings.end_time - time
-    if remaining <= 1e-9 * settings.step_size:
-        return 0.0
-    return min(settings.step_size, remaining)
+    """The step to request at ``time``: dt, shortened to land on the horizon (as the loop)."""
+    return min(settings.step_size, settings.end_time - time)
 
 
 def _replay(model: ForwardModel[Any, Any], task: SegmentTask, settings: TrajectorySettings) -> None:
@@ -153,17 +151,43 @@ def _advance_to_end(
     settings: TrajectorySettings,
     result: SegmentResult,
 ) -> bool:
-    """The advance loop: fresh noise, one step at a time, until the horizon or convergence."""
-    target, every = settings.target_score, settings.store_state_every
-    score = result.scores[-1] if result.scores else model.score()
+    """The advance loop: fresh noise, one step at a time, until the horizon or convergence.
+
+    The hot path of the framework: it calls the model's hooks directly (with the checks of
+    the public methods inlined) and appends to the result's columns through local names.
+    """
+    target, every, step_size = settings.target_score, settings.store_state_every, settings.step_size
+    end, tolerance = settings.end_time, 1e-9 * settings.step_size
+    make_noise, advance, get_score, get_state = (
+        model._make_noise, model._advance, model._score, model._get_state)
+    default_convergence = type(model)._is_converged is ForwardModel._is_converged
+    times, scores, noises, states = result.times, result.scores, result.noises, result.states
+    isfinite = math.isfinite
+    score = scores[-1] if scores else model.score()
     converged = model.is_converged(score, target)
-    dt = _next_dt(model.time, settings)
-    while not converged and dt > 0.0:
-        noise = model.make_noise(rng)
-        model.advance(dt, noise)
-        score = _record(model, result, noise, every)
-        converged = model.is_converged(score, target)
-        dt = _next_dt(model.time, settings)
+    time, step = model.time, model.step
+    while not converged and end - time > tolerance:
+        dt = step_size if end - time > step_size else end - time
+        noise = make_noise(rng)
+        taken = advance(dt, noise)
+        if not 0.0 < taken <= dt * (1.0 + 1e-12):
+            model.restore(get_state(), time=time, step=step)  # keep the error's step right
+            model.advance(dt, noise)  # raises the public method's error
+        time += taken
+        step += 1
+        model._time, model._step = time, step
+        score = float(get_score())
+        if not isfinite(score):
+            model.score()  # raises the public method's error
+        times.append(time)
+        scores.append(score)
+        noises.append(noise)
+        if step % every == 0:
+            state = get_state()
+            states.append(state.copy() if isinstance(state, np.ndarray) else state)
+        else:
+            states.append(None)
+        converged = score >= target if default_convergence else model.is_converged(score, target)
     return converged
 
 

@@ -1,0 +1,68 @@
+"""Statistical correctness against exact values (slow: CI runs them).
+
+Brownian motion stepped by Euler (the model of examples/brownian): TAMS must reproduce the
+exact probability of the discrete-time chain, `p_euler` of tests/data/brownian.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pytams.core import TAMS
+from tests.core.models import REFERENCE, BrownianMotion
+
+
+def reference(mu: float, barrier: float) -> dict[str, float]:
+    with REFERENCE.open() as handle:
+        for row in csv.DictReader(handle):
+            if float(row["mu"]) == mu and float(row["barrier"]) == barrier:
+                return {k: float(v) for k, v in row.items()}
+    raise KeyError((mu, barrier))
+
+
+def config(mu: float, barrier: float, seed: int, n: int = 100) -> dict[str, Any]:
+    return {
+        "tams": {"ntrajectories": n, "seed": seed},
+        "trajectory": {"end_time": 1.0, "step_size": 0.01, "target_score": 1.0},
+        "model": {"mu": mu, "sigma": 1.0, "x0": 0.0, "barrier": barrier},
+    }
+
+
+def estimates(mu: float, barrier: float, runs: int, first_seed: int) -> list[Any]:
+    return [TAMS(BrownianMotion, config(mu, barrier, first_seed + i)).run() for i in range(runs)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mu", "barrier"),
+    [(0.0, 3.0), (0.0, 4.0), (0.0, 5.0), (-1.0, 3.0)],  # p near 2e-3, 5e-5, 4e-7; and a drift
+)
+def test_mean_of_independent_runs_matches_the_euler_chain(mu: float, barrier: float) -> None:
+    exact = reference(mu, barrier)["p_euler"]
+    runs = 60
+    values = np.array([r.probability for r in estimates(mu, barrier, runs, 10_000)])
+    mean, std_error = values.mean(), values.std(ddof=1) / math.sqrt(runs)
+    z = (mean - exact) / std_error
+    print(f"mu {mu} barrier {barrier}: mean {mean:.4e} exact {exact:.4e} se {std_error:.2e} z {z:+.2f}")
+    assert abs(z) < 3.0
+    # the continuous process differs by more than the error bar: the test can tell them apart
+    continuous = reference(mu, barrier)["p_continuous"]
+    assert abs(continuous - exact) > 3.0 * std_error
+
+
+@pytest.mark.slow
+def test_single_run_interval_coverage() -> None:
+    """The documented single-run 95% interval covers p_euler in at least 85% of 200 runs."""
+    exact = reference(0.0, 3.0)["p_euler"]
+    results = estimates(0.0, 3.0, 200, 20_000)
+    covered = sum(r.ci_low <= exact <= r.ci_high for r in results) / len(results)
+    mean_relative_error = float(np.mean([r.std_error / r.probability for r in results]))
+    spread = float(np.std([r.probability for r in results], ddof=1)) / exact
+    print(f"coverage {covered:.3f} over {len(results)} runs; mean reported relative error "
+          f"{mean_relative_error:.3f}, observed relative spread {spread:.3f}")
+    assert covered >= 0.85
