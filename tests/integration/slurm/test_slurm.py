@@ -1,0 +1,84 @@
+"""A real Slurm run: the dask workers are Slurm jobs (single-node Slurm from harness.sh).
+
+Run by ``nox -s slurm`` (which installs and starts Slurm, then stops it). Elsewhere these
+tests are skipped unless a Slurm controller answers (``harness.sh start`` starts one).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from pytams.core import TAMS, Database, MemoryStore, Progress, load_config
+from tests.runners.models import MODELS_FILE, tables
+
+
+def slurm_running() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and out.stdout.strip().startswith(("idle", "mix", "alloc"))
+
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(not slurm_running(), reason="no Slurm controller answers: `nox -s slurm` "
+                       "runs these tests (tests/integration/slurm/harness.sh start starts one)"),
+]
+
+MODEL = f"{MODELS_FILE}:FaultyOU"  # a file reference: the workers re-import the file
+
+
+def squeue() -> list[tuple[str, str, str]]:
+    out = subprocess.run(["squeue", "-h", "-o", "%i %j %T"], capture_output=True, text=True,
+                         check=True, timeout=10)
+    return [tuple(line.split()) for line in out.stdout.splitlines()]  # type: ignore[misc]
+
+
+def dask_table() -> dict[str, Any]:
+    return {"backend": "slurm", "queue": "debug", "cores": 1, "memory": "500MB",
+            "processes": 1, "walltime": "00:10:00", "interface": "lo",
+            "job_name": "pytams-test-worker"}
+
+
+def run(config: dict[str, Any], progress: Any = None) -> tuple[Any, Database]:
+    store = MemoryStore()
+    result = TAMS(MODEL, load_config(config), store=store, progress=progress).run()
+    return result, Database(store)
+
+
+def test_dask_workers_are_slurm_jobs_and_give_the_serial_result() -> None:
+    model = {"sleep": 0.002}
+    serial, serial_db = run(tables(model=model))
+    seen: list[list[tuple[str, str, str]]] = []
+    cancelled: list[str] = []
+
+    def watch(progress: Progress) -> None:
+        jobs = [job for job in squeue() if job[1] == "pytams-test-worker"]
+        seen.append(jobs)
+        running = [job for job in jobs if job[2] == "RUNNING"]
+        # a worker job that ends (here: scancel) is replaced by a new one
+        if progress.phase == "iteration" and progress.iteration == 2 and not cancelled:
+            subprocess.run(["scancel", running[0][0]], check=True)
+            cancelled.append(running[0][0])
+
+    config = tables(runner="dask", workers=2, model=model, dask=dask_table())
+    result, db = run(config, progress=watch)
+    assert result == serial
+    assert db.ensemble == serial_db.ensemble
+    assert db.iterations == serial_db.iterations
+    running = [{job[0] for job in jobs if job[2] == "RUNNING"} for jobs in seen]
+    assert max(len(ids) for ids in running) == 2, seen  # both workers ran as Slurm jobs
+    assert cancelled
+    later = set().union(*running[-3:])
+    assert later - {cancelled[0]} and cancelled[0] not in later, seen  # a new job replaced it
+    # the cluster was closed with the run: its jobs are cancelled
+    assert not [job for job in squeue() if job[1] == "pytams-test-worker"
+                and job[2] in ("RUNNING", "PENDING")]
