@@ -59,3 +59,18 @@ def bench(session: nox.Session) -> None:
     install_workspace(session)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def slurm(session: nox.Session) -> None:
+    """Real Slurm on this machine: install slurm-wlm + munge, start the daemons, run the tests
+    marked slurm, stop the daemons by their PIDs (also on failure). Needs root (Debian)."""
+    harness = str(ROOT / "tests" / "integration" / "slurm" / "harness.sh")
+    install_workspace(session)
+    session.run(harness, "install", external=True)
+    try:
+        session.run(harness, "start", external=True)
+        session.run("pytest", str(ROOT / "tests"), "-m", "slurm", *session.posargs,
+                    env={"PYTAMS_REQUIRE_SLURM": "1"})
+    finally:
+        session.run(harness, "stop", external=True)

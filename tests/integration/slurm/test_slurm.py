@@ -6,8 +6,10 @@ tests are skipped unless a Slurm controller answers (``harness.sh start`` starts
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,11 +29,11 @@ def slurm_running() -> bool:
     return out.returncode == 0 and out.stdout.strip().startswith(("idle", "mix", "alloc"))
 
 
-pytestmark = [
-    pytest.mark.slurm,
-    pytest.mark.skipif(not slurm_running(), reason="no Slurm controller answers: `nox -s slurm` "
-                       "runs these tests (tests/integration/slurm/harness.sh start starts one)"),
-]
+SKIP_REASON = ("no Slurm controller answers: `nox -s slurm` runs these tests "
+               "(tests/integration/slurm/harness.sh start starts one)")
+if os.environ.get("PYTAMS_REQUIRE_SLURM") and not slurm_running():  # nox -s slurm: no skipping
+    raise RuntimeError(SKIP_REASON.replace("no Slurm", "PYTAMS_REQUIRE_SLURM is set but no Slurm"))
+pytestmark = [pytest.mark.slurm, pytest.mark.skipif(not slurm_running(), reason=SKIP_REASON)]
 
 MODEL = f"{MODELS_FILE}:FaultyOU"  # a file reference: the workers re-import the file
 
@@ -42,10 +44,10 @@ def squeue() -> list[tuple[str, str, str]]:
     return [tuple(line.split()) for line in out.stdout.splitlines()]  # type: ignore[misc]
 
 
-def dask_table() -> dict[str, Any]:
+def dask_table(logs: Path) -> dict[str, Any]:
     return {"backend": "slurm", "queue": "debug", "cores": 1, "memory": "500MB",
             "processes": 1, "walltime": "00:10:00", "interface": "lo",
-            "job_name": "pytams-test-worker"}
+            "job_name": "pytams-test-worker", "log_directory": str(logs)}
 
 
 def run(config: dict[str, Any], progress: Any = None) -> tuple[Any, Database]:
@@ -54,7 +56,7 @@ def run(config: dict[str, Any], progress: Any = None) -> tuple[Any, Database]:
     return result, Database(store)
 
 
-def test_dask_workers_are_slurm_jobs_and_give_the_serial_result() -> None:
+def test_dask_workers_are_slurm_jobs_and_give_the_serial_result(tmp_path: Path) -> None:
     model = {"sleep": 0.002}
     serial, serial_db = run(tables(model=model))
     seen: list[list[tuple[str, str, str]]] = []
@@ -69,7 +71,7 @@ def test_dask_workers_are_slurm_jobs_and_give_the_serial_result() -> None:
             subprocess.run(["scancel", running[0][0]], check=True)
             cancelled.append(running[0][0])
 
-    config = tables(runner="dask", workers=2, model=model, dask=dask_table())
+    config = tables(runner="dask", workers=2, model=model, dask=dask_table(tmp_path))
     result, db = run(config, progress=watch)
     assert result == serial
     assert db.ensemble == serial_db.ensemble
@@ -79,6 +81,7 @@ def test_dask_workers_are_slurm_jobs_and_give_the_serial_result() -> None:
     assert cancelled
     later = set().union(*running[-3:])
     assert later - {cancelled[0]} and cancelled[0] not in later, seen  # a new job replaced it
+    assert list(tmp_path.glob("*.err")), "the worker jobs wrote their logs to log_directory"
     # the cluster was closed with the run: its jobs are cancelled
     assert not [job for job in squeue() if job[1] == "pytams-test-worker"
                 and job[2] in ("RUNNING", "PENDING")]
