@@ -70,7 +70,9 @@ def bare_loop(n: int, steps: int) -> tuple[float, int]:
         model = OU({})
         rng = segment_generator(1, 0, slot, 0)
         t = 0.0
-        kept = [(t, model._score(), None, model._get_state())]
+        kept: list[tuple[float, float, Any, float]] = [
+            (t, model._score(), None, model._get_state())
+        ]
         for _ in range(steps):
             noise = model._make_noise(rng)
             t += model._advance(dt, noise)
@@ -84,7 +86,7 @@ def bare_loop(n: int, steps: int) -> tuple[float, int]:
 
 
 def best_of(repeats: int, fn: Any, *args: Any) -> tuple[float, int]:
-    runs = [fn(*args) for _ in range(repeats)]
+    runs: list[tuple[float, int]] = [fn(*args) for _ in range(repeats)]
     return min(runs)
 
 
@@ -114,10 +116,14 @@ def main() -> None:
     print(f"[core] 1-D OU, {n} trajectories x {steps} steps (best of {args.repeats})")
     print(f"[core] bare loop over the model hooks : {bare_us:8.3f} us/step")
     print(f"[core] pytams framework (SerialRunner): {ours_us:8.3f} us/step")
-    print(f"[core] framework / bare ratio         : {ratio:8.3f}  (target <= 1.5: "
-          f"{'met' if ratio <= 1.5 else 'MISSED'})")
-    print(f"[core] memory per stored snapshot     : {memory_per_snapshot(n, steps):8.1f} bytes "
-          "(time, score, noise and a float state)")
+    print(
+        f"[core] framework / bare ratio         : {ratio:8.3f}  (target <= 1.5: "
+        f"{'met' if ratio <= 1.5 else 'MISSED'})"
+    )
+    print(
+        f"[core] memory per stored snapshot     : {memory_per_snapshot(n, steps):8.1f} bytes "
+        "(time, score, noise and a float state)"
+    )
 
 
 if __name__ == "__main__":

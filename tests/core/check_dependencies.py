@@ -1,4 +1,4 @@
-"""Run in the core-alone venv: pytams-core must bring numpy and tqdm (tomli < 3.11), nothing else."""
+"""In the core-alone venv: pytams-core brings numpy and tqdm (tomli < 3.11), nothing else."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ class Scripted(ForwardModel[tuple[tuple[float, ...], int], float]):
         self.script, self.index = state
 
     def _score(self) -> float:
-        return self.script[min(self.index, len(self.script) - 1)]
+        return float(self.script[min(self.index, len(self.script) - 1)])
 
     def _make_noise(self, rng: np.random.Generator) -> float:
         return float(rng.standard_normal())

@@ -12,8 +12,15 @@ from tests.core.models import Scripted
 DT = 0.1
 
 
-def config(n: int, steps: int, *, k: int = 1, max_iterations: int | None = None,
-           resume: bool = False, seed: int = 1) -> dict[str, Any]:
+def config(
+    n: int,
+    steps: int,
+    *,
+    k: int = 1,
+    max_iterations: int | None = None,
+    resume: bool = False,
+    seed: int = 1,
+) -> dict[str, Any]:
     tams: dict[str, Any] = {"ntrajectories": n, "kills_per_iteration": k, "seed": seed}
     if max_iterations is not None:
         tams["max_iterations"] = max_iterations
@@ -115,7 +122,7 @@ def test_clones_branch_at_the_first_point_strictly_above_the_level_with_k_greate
     (record,) = db.iterations
     assert record.level == 0.4  # the 3rd smallest maximum: 0.1, 0.3, 0.4
     assert [k.slot for k in record.killed] == [0, 1, 2]
-    for clone_key, parent_key in zip(record.clones, record.parents):
+    for clone_key, parent_key in zip(record.clones, record.parents, strict=False):
         clone, parent = db.trajectory(clone_key), db.trajectory(parent_key)
         branch = clone.branch_index
         assert branch is not None

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,7 @@ PYTAMS_MODEL = textwrap.dedent('''
             return "DoubleWellModel"
 ''')
 
-PYTAMS_INPUT = textwrap.dedent('''
+PYTAMS_INPUT = textwrap.dedent("""
     [tams]
     ntrajectories = 20
     nsplititer = 500
@@ -82,7 +83,7 @@ PYTAMS_INPUT = textwrap.dedent('''
 
     [model]
     epsilon = 0.08
-''')
+""")
 
 
 @pytest.fixture
@@ -111,9 +112,22 @@ def test_the_seed_still_changes_the_run(pytams_case: Path) -> None:
 def test_runs_with_the_pytams_command(pytams_case: Path) -> None:
     out = pytams_case / "result.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "pytams.core.cli", "run", "input.toml", "--model",
-         "doublewell.py:DoubleWellModel", "--json", str(out), "--quiet"],
-        cwd=pytams_case, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytams.core.cli",
+            "run",
+            "input.toml",
+            "--model",
+            "doublewell.py:DoubleWellModel",
+            "--json",
+            str(out),
+            "--quiet",
+        ],
+        cwd=pytams_case,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     result = json.loads(out.read_text())
@@ -125,7 +139,7 @@ def test_adapter_passes_m_id_deterministic_and_clears(pytams_case: Path) -> None
     from pytams.core.compat import model_factory
 
     model_class = load_model_class(f"{pytams_case / 'doublewell.py'}:DoubleWellModel")
-    tables = {"tams": {"deterministic": True}, "model": {"epsilon": 0.1}}
+    tables: dict[str, Any] = {"tams": {"deterministic": True}, "model": {"epsilon": 0.1}}
     build = model_factory(model_class, tables["model"], tables)
     first, second = build(11, None), build(12, None)
     inner = first._inner  # type: ignore[attr-defined]

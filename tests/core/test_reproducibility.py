@@ -46,7 +46,7 @@ def test_storing_every_kth_state_replays_to_the_same_run() -> None:
     assert replace(sparse, model_steps=dense.model_steps) == dense
     assert sparse.model_steps > dense.model_steps  # replays cost steps
     assert dense.iterations > 5
-    for full, thin in zip(db_dense.ensemble or [], db_sparse.ensemble or []):
+    for full, thin in zip(db_dense.ensemble or [], db_sparse.ensemble or [], strict=False):
         assert full.scores == thin.scores
         assert full.times == thin.times
         kept = [i for i, s in enumerate(thin.states) if s is not None]
@@ -58,14 +58,13 @@ def test_clone_replays_its_parent_up_to_the_branching_point() -> None:
     _, db = run(VectorOU, ou_config(3))
     checked = 0
     for record in db.iterations:
-        for clone_key, parent_key in zip(record.clones, record.parents):
+        for clone_key, parent_key in zip(record.clones, record.parents, strict=False):
             clone, parent = db.trajectory(clone_key), db.trajectory(parent_key)
             b = clone.branch_index
             assert b is not None
             assert clone.scores[: b + 1] == parent.scores[: b + 1]
-            assert clone.noises[1 : b + 1] == parent.noises[1 : b + 1] or all(
-                (x == y).all() for x, y in zip(clone.noises[1 : b + 1], parent.noises[1 : b + 1])
-            )
+            replayed = zip(clone.noises[1 : b + 1], parent.noises[1 : b + 1], strict=True)
+            assert all((x == y).all() for x, y in replayed)
             checked += 1
     assert checked > 10
 

@@ -48,7 +48,10 @@ def test_mean_of_independent_runs_matches_the_euler_chain(mu: float, barrier: fl
     values = np.array([r.probability for r in estimates(mu, barrier, runs, 10_000)])
     mean, std_error = values.mean(), values.std(ddof=1) / math.sqrt(runs)
     z = (mean - exact) / std_error
-    print(f"mu {mu} barrier {barrier}: mean {mean:.4e} exact {exact:.4e} se {std_error:.2e} z {z:+.2f}")
+    print(
+        f"mu {mu} barrier {barrier}: mean {mean:.4e} exact {exact:.4e} "
+        f"se {std_error:.2e} z {z:+.2f}"
+    )
     assert abs(z) < 3.0
     # the continuous process differs by more than the error bar: the test can tell them apart
     continuous = reference(mu, barrier)["p_continuous"]
@@ -63,6 +66,8 @@ def test_single_run_interval_coverage() -> None:
     covered = sum(r.ci_low <= exact <= r.ci_high for r in results) / len(results)
     mean_relative_error = float(np.mean([r.std_error / r.probability for r in results]))
     spread = float(np.std([r.probability for r in results], ddof=1)) / exact
-    print(f"coverage {covered:.3f} over {len(results)} runs; mean reported relative error "
-          f"{mean_relative_error:.3f}, observed relative spread {spread:.3f}")
+    print(
+        f"coverage {covered:.3f} over {len(results)} runs; mean reported relative error "
+        f"{mean_relative_error:.3f}, observed relative spread {spread:.3f}"
+    )
     assert covered >= 0.85

@@ -83,10 +83,10 @@ class ForwardModelBaseClass(ABC):
         self._time = time
         self._trajectory_restore_hook()
 
-    def _trajectory_branching_hook(self) -> None:
+    def _trajectory_branching_hook(self) -> None:  # noqa: B027
         """Model-specific work after branching (optional)."""
 
-    def _trajectory_restore_hook(self) -> None:
+    def _trajectory_restore_hook(self) -> None:  # noqa: B027
         """Model-specific work after a restore (optional)."""
 
     def check_convergence(
@@ -96,7 +96,7 @@ class ForwardModelBaseClass(ABC):
         del step, time
         return current_score >= target_score
 
-    def _clear_model(self) -> None:
+    def _clear_model(self) -> None:  # noqa: B027
         """Release the concrete model's resources (optional)."""
 
     @classmethod

@@ -35,21 +35,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pytams", description="Rare-event probabilities with TAMS (trajectory-adaptive "
-        "multilevel splitting).")
+        prog="pytams",
+        description="Rare-event probabilities with TAMS (trajectory-adaptive "
+        "multilevel splitting).",
+    )
     parser.add_argument("--version", action="version", version=f"pytams {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run (or resume) a TAMS job from a TOML file")
     run.add_argument("config", type=Path, help="the input TOML file")
     run.add_argument("--model", help="the model: 'package.module:Class' or 'path/file.py:Class'")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="SECTION.KEY=VALUE", help="override a key (repeatable)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a key (repeatable)",
+    )
     run.add_argument("--seed", type=int, help="override [tams] seed")
     run.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
     run.add_argument("--resume", action="store_true", help="continue the run in the database")
-    run.add_argument("--overwrite", action="store_true",
-                     help="replace an existing database at [database] path")
+    run.add_argument(
+        "--overwrite", action="store_true", help="replace an existing database at [database] path"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 
@@ -95,8 +104,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.overwrite:
         overrides.append("database.overwrite=true")
     config = load_config(args.config, overrides=overrides, seed=args.seed)
-    logging.basicConfig(level=config.tams.loglevel, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=config.tams.loglevel,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     bar = None if args.quiet else _ProgressBar(config.tams.ntrajectories)
     try:
         result = TAMS(args.model, config, progress=bar).run()
@@ -126,13 +138,22 @@ class _ProgressBar:
             self.phase = phase
             label = "initial ensemble" if event.phase == "initial" else "iterations"
             total = event.total if event.phase == "initial" else None
-            self.bar = tqdm(total=total, desc=label, unit="traj" if total else "it",
-                            file=sys.stderr, dynamic_ncols=True, leave=True)
+            self.bar = tqdm(
+                total=total,
+                desc=label,
+                unit="traj" if total else "it",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=True,
+            )
         self.bar.update(event.done - self.bar.n)
         if event.phase == "iteration":
-            self.bar.set_postfix(level=f"{event.level:.4g}", weight=f"{event.weight:.3e}",
-                                 converged=f"{event.converged}/{self.ntrajectories}",
-                                 refresh=False)
+            self.bar.set_postfix(
+                level=f"{event.level:.4g}",
+                weight=f"{event.weight:.3e}",
+                converged=f"{event.converged}/{self.ntrajectories}",
+                refresh=False,
+            )
 
     def close(self) -> None:
         if self.bar is not None:

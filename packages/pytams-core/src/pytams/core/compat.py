@@ -94,7 +94,7 @@ def model_factory(
     if issubclass(model_class, ForwardModel):
 
         def build(model_id: int, workdir: Path | None) -> ForwardModel[Any, Any]:
-            return model_class(model_params, model_id=model_id, workdir=workdir)  # type: ignore[no-any-return]
+            return model_class(model_params, model_id=model_id, workdir=workdir)
 
         return build
     msg = (

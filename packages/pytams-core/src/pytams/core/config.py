@@ -33,8 +33,15 @@ VARIANTS = ("tams",)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _key(doc: str, *, kind: type | tuple[type, ...], check: Check | None = None,
-         fix: str, default: Any = MISSING, public: bool = True) -> Any:
+def _key(
+    doc: str,
+    *,
+    kind: type | tuple[type, ...],
+    check: Check | None = None,
+    fix: str,
+    default: Any = MISSING,
+    public: bool = True,
+) -> Any:
     """A config field: its documentation, accepted types, value check and the fix to suggest."""
     metadata = {"doc": doc, "kind": kind, "check": check, "fix": fix, "public": public}
     if default is MISSING:
@@ -63,56 +70,108 @@ class TamsSettings:
     """The ``[tams]`` table: the algorithm."""
 
     ntrajectories: int = _key(
-        "N, the ensemble size.", kind=int, check=_at_least(2), fix="e.g. ntrajectories = 100")
+        "N, the ensemble size.", kind=int, check=_at_least(2), fix="e.g. ntrajectories = 100"
+    )
     kills_per_iteration: int = _key(
         "k: the level of an iteration is the k-th smallest maximum score; every trajectory at "
-        "or below it is killed (ties included).", kind=int, check=_at_least(1),
-        fix="an integer between 1 and ntrajectories - 1", default=1)
+        "or below it is killed (ties included).",
+        kind=int,
+        check=_at_least(1),
+        fix="an integer between 1 and ntrajectories - 1",
+        default=1,
+    )
     max_iterations: int | None = _key(
         "Stop after this many iterations (the estimate stays unbiased, with more variance). "
-        "Absent: no cap.", kind=int, check=_at_least(0), fix="a non-negative integer",
-        default=None)
+        "Absent: no cap.",
+        kind=int,
+        check=_at_least(0),
+        fix="a non-negative integer",
+        default=None,
+    )
     walltime: float | None = _key(
         "Seconds after which the run checkpoints and stops, claiming no estimate (resumable "
-        "from an on-disk database). Absent: no limit.", kind=float, check=_positive,
-        fix="a number of seconds > 0", default=None)
+        "from an on-disk database). Absent: no limit.",
+        kind=float,
+        check=_positive,
+        fix="a number of seconds > 0",
+        default=None,
+    )
     seed: int | None = _key(
         "The run's seed: every random stream derives from it. Absent: fresh entropy, "
-        "recorded in the result.", kind=int, check=_seed, fix="an integer >= 0", default=None)
+        "recorded in the result.",
+        kind=int,
+        check=_seed,
+        fix="an integer >= 0",
+        default=None,
+    )
     repeats: int = _key(
-        "K independent runs; their mean, standard error and spread are reported.", kind=int,
-        check=_at_least(1), fix="an integer >= 1", default=1)
+        "K independent runs; their mean, standard error and spread are reported.",
+        kind=int,
+        check=_at_least(1),
+        fix="an integer >= 1",
+        default=1,
+    )
     variant: str = _key(
-        "The sampler variant.", kind=str, check=_one_of(VARIANTS), fix='variant = "tams"',
-        default="tams")
+        "The sampler variant.",
+        kind=str,
+        check=_one_of(VARIANTS),
+        fix='variant = "tams"',
+        default="tams",
+    )
     max_kills: int | None = _key(
-        "A cap on the total number of killed trajectories (pyTAMS's nsplititer).", kind=int,
-        check=_at_least(0), fix="a non-negative integer", default=None, public=False)
+        "A cap on the total number of killed trajectories (pyTAMS's nsplititer).",
+        kind=int,
+        check=_at_least(0),
+        fix="a non-negative integer",
+        default=None,
+        public=False,
+    )
     deterministic: bool = _key(
         "pyTAMS's flag: handed to pyTAMS models as params['model']['deterministic']; with no "
-        "seed it also fixes the seed to 0.", kind=bool, fix="true or false", default=False,
-        public=False)
+        "seed it also fixes the seed to 0.",
+        kind=bool,
+        fix="true or false",
+        default=False,
+        public=False,
+    )
     loglevel: str = _key(
-        "Logging level of the command line.", kind=str, check=_one_of(LOG_LEVELS),
-        fix='e.g. loglevel = "INFO"', default="WARNING", public=False)
+        "Logging level of the command line.",
+        kind=str,
+        check=_one_of(LOG_LEVELS),
+        fix='e.g. loglevel = "INFO"',
+        default="WARNING",
+        public=False,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrajectorySettings:
     """The ``[trajectory]`` table: how each trajectory is advanced."""
 
-    end_time: float = _key("T, the time horizon.", kind=float, check=_positive,
-                           fix="a time > 0, e.g. end_time = 1.0")
-    step_size: float = _key("dt, the time step requested from the model.", kind=float,
-                            check=_positive, fix="a time step > 0, e.g. step_size = 0.01")
+    end_time: float = _key(
+        "T, the time horizon.", kind=float, check=_positive, fix="a time > 0, e.g. end_time = 1.0"
+    )
+    step_size: float = _key(
+        "dt, the time step requested from the model.",
+        kind=float,
+        check=_positive,
+        fix="a time step > 0, e.g. step_size = 0.01",
+    )
     target_score: float = _key(
         "A trajectory converges when its score reaches this value (unless the model "
-        "overrides its convergence test).", kind=float, check=lambda v: None if math.isfinite(v)
-        else "must be finite", fix="e.g. target_score = 1.0")
+        "overrides its convergence test).",
+        kind=float,
+        check=lambda v: None if math.isfinite(v) else "must be finite",
+        fix="e.g. target_score = 1.0",
+    )
     store_state_every: int = _key(
         "Keep the state of every k-th snapshot only (scores and noise are always kept); "
-        "branching replays noise from the last kept state.", kind=int, check=_at_least(1),
-        fix="an integer >= 1", default=1)
+        "branching replays noise from the last kept state.",
+        kind=int,
+        check=_at_least(1),
+        fix="an integer >= 1",
+        default=1,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,12 +179,26 @@ class RunnerSettings:
     """The ``[runner]`` table: where trajectory tasks run."""
 
     type: str = _key(
-        "serial (embedded), asyncio or dask (pytams-runners).", kind=str,
-        check=_one_of(KNOWN_RUNNERS), fix='type = "serial"', default="serial")
-    workers: int = _key("Number of parallel workers.", kind=int, check=_at_least(1),
-                        fix="an integer >= 1", default=1)
-    retries: int = _key("How many times a failing task is retried.", kind=int,
-                        check=_at_least(0), fix="an integer >= 0", default=0)
+        "serial (embedded), asyncio or dask (pytams-runners).",
+        kind=str,
+        check=_one_of(KNOWN_RUNNERS),
+        fix='type = "serial"',
+        default="serial",
+    )
+    workers: int = _key(
+        "Number of parallel workers.",
+        kind=int,
+        check=_at_least(1),
+        fix="an integer >= 1",
+        default=1,
+    )
+    retries: int = _key(
+        "How many times a failing task is retried.",
+        kind=int,
+        check=_at_least(0),
+        fix="an integer >= 0",
+        default=0,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,11 +207,16 @@ class DatabaseSettings:
 
     path: str | None = _key(
         "A directory for a persistent netCDF database (pytams-io). Absent: in memory.",
-        kind=str, fix='e.g. path = "run.tams"', default=None)
-    resume: bool = _key("Continue the run stored at path.", kind=bool, fix="true or false",
-                        default=False)
-    overwrite: bool = _key("Replace an existing database at path.", kind=bool,
-                           fix="true or false", default=False)
+        kind=str,
+        fix='e.g. path = "run.tams"',
+        default=None,
+    )
+    resume: bool = _key(
+        "Continue the run stored at path.", kind=bool, fix="true or false", default=False
+    )
+    overwrite: bool = _key(
+        "Replace an existing database at path.", kind=bool, fix="true or false", default=False
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -196,9 +274,14 @@ class Config:
             _check_values(section, getattr(self, section), self.source)
         k, n = self.tams.kills_per_iteration, self.tams.ntrajectories
         if k >= n:
-            raise _error(self.source, "tams", "kills_per_iteration", k,
-                         f"must be smaller than ntrajectories ({n})",
-                         "an integer between 1 and ntrajectories - 1")
+            raise _error(
+                self.source,
+                "tams",
+                "kills_per_iteration",
+                k,
+                f"must be smaller than ntrajectories ({n})",
+                "an integer between 1 and ntrajectories - 1",
+            )
 
     def with_seed(self, seed: int) -> Config:
         """This configuration with ``[tams] seed`` set."""
@@ -209,8 +292,11 @@ class Config:
         out: dict[str, Any] = {}
         for section in SECTIONS:
             settings = getattr(self, section)
-            out[section] = {f.name: getattr(settings, f.name) for f in fields(settings)
-                            if getattr(settings, f.name) is not None}
+            out[section] = {
+                f.name: getattr(settings, f.name)
+                for f in fields(settings)
+                if getattr(settings, f.name) is not None
+            }
         out["dask"] = _plain(self.dask)
         out["model"] = _plain(self.model)
         return out
@@ -260,7 +346,8 @@ def _resolve_model_file(config: Config, base: Path) -> Config:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            tables: dict[str, Any] = tomllib.load(handle)
+            return tables
     except FileNotFoundError:
         msg = f"{path}: no such configuration file; give the path to an input.toml"
         raise ConfigError(msg) from None
@@ -273,8 +360,7 @@ def _apply_override(tables: dict[str, Any], override: str, origin: str) -> None:
     dotted, sep, text = override.partition("=")
     section, dot, key = dotted.strip().partition(".")
     if not sep or not dot or not section or not key:
-        msg = (f"--set {override!r}: expected section.key=value, "
-               "e.g. --set tams.ntrajectories=50")
+        msg = f"--set {override!r}: expected section.key=value, e.g. --set tams.ntrajectories=50"
         raise ConfigError(msg)
     try:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
@@ -295,20 +381,26 @@ def _parse(tables: dict[str, Any], origin: str) -> Config:
         if name not in known_top:
             hint = _did_you_mean(name, known_top)
             msg = f"{origin}: unknown section [{name}]{hint}; the sections are " + ", ".join(
-                f"[{s}]" for s in sorted(known_top))
+                f"[{s}]" for s in sorted(known_top)
+            )
             raise ConfigError(msg)
         if not isinstance(value, dict):
             msg = f"{origin}: {name} must be a table ([{name}]), not {type(value).__name__}"
             raise ConfigError(msg)
     for required in ("tams", "trajectory"):
         if required not in tables:
-            example = ("[tams]\nntrajectories = 100" if required == "tams"
-                       else "[trajectory]\nend_time = 1.0\nstep_size = 0.01\ntarget_score = 1.0")
+            example = (
+                "[tams]\nntrajectories = 100"
+                if required == "tams"
+                else "[trajectory]\nend_time = 1.0\nstep_size = 0.01\ntarget_score = 1.0"
+            )
             msg = f"{origin}: missing section [{required}]; add it, e.g.\n{example}"
             raise ConfigError(msg)
     _apply_legacy_kills(tables)
-    settings = {name: _parse_section(name, cls, tables.get(name, {}), origin)
-                for name, cls in SECTIONS.items()}
+    settings = {
+        name: _parse_section(name, cls, tables.get(name, {}), origin)
+        for name, cls in SECTIONS.items()
+    }
     tams = settings["tams"]
     if tams.seed is None and tams.deterministic:
         settings["tams"] = tams = replace(tams, seed=0)
@@ -318,8 +410,7 @@ def _parse(tables: dict[str, Any], origin: str) -> Config:
         model=types.MappingProxyType(copy.deepcopy(model_table)),
         model_ref=model_ref,
         source=origin,
-        tables=types.MappingProxyType(copy.deepcopy(
-            {**tables, "model": model_table})),
+        tables=types.MappingProxyType(copy.deepcopy({**tables, "model": model_table})),
     )
 
 
@@ -332,18 +423,25 @@ def _split_model(value: Any, origin: str) -> tuple[str | None, dict[str, Any]]:
     if isinstance(value, str):
         return value, {}
     if not isinstance(value, dict):
-        raise _error(origin, "", "model", value, "must be a string or a table",
-                     'model = "package.module:Class", or a [model] table')
+        raise _error(
+            origin,
+            "",
+            "model",
+            value,
+            "must be a string or a table",
+            'model = "package.module:Class", or a [model] table',
+        )
     params = dict(value)
     ref = params.pop("class", None)
     if ref is not None and not isinstance(ref, str):
-        raise _error(origin, "model", "class", ref, "must be a string",
-                     'class = "package.module:Class"')
+        raise _error(
+            origin, "model", "class", ref, "must be a string", 'class = "package.module:Class"'
+        )
     return ref, params
 
 
 def _apply_legacy_kills(tables: dict[str, Any]) -> None:
-    """pyTAMS's nworker_iter is also the number of kills per iteration there."""
+    """PyTAMS's nworker_iter is also the number of kills per iteration there."""
     kills = tables.get("runner", {}).get("nworker_iter")
     tams = tables.get("tams", {})
     if isinstance(kills, int) and not isinstance(kills, bool) and isinstance(tams, dict):
@@ -354,35 +452,47 @@ def _parse_section(section: str, cls: type, table: Mapping[str, Any], origin: st
     by_name = {f.name: f for f in fields(cls)}
     public = {name for name, f in by_name.items() if f.metadata["public"]}
     legacy = {key: native for (sec, key), native in LEGACY_KEYS.items() if sec == section}
-    accepted = public | set(legacy) | ({"deterministic", "loglevel"} if section == "tams" else set())
+    accepted = (
+        public | set(legacy) | ({"deterministic", "loglevel"} if section == "tams" else set())
+    )
     values: dict[str, Any] = {}
     given_by: dict[str, str] = {}
     for key, value in table.items():
         if key not in accepted:
             hint = _did_you_mean(key, public | set(legacy))
-            msg = (f"{origin}: unknown key [{section}] {key}{hint}; the keys of [{section}] are "
-                   + ", ".join(sorted(public)))
+            msg = (
+                f"{origin}: unknown key [{section}] {key}{hint}; the keys of [{section}] are "
+                + ", ".join(sorted(public))
+            )
             raise ConfigError(msg)
         native = legacy.get(key, key)
         if native is None:
-            _logger.info("%s: [%s] %s is a pyTAMS key with no effect here; ignored",
-                         origin, section, key)
+            _logger.info(
+                "%s: [%s] %s is a pyTAMS key with no effect here; ignored", origin, section, key
+            )
             continue
         value = _coerce(section, key, value, by_name[native], origin)
         if native in values and values[native] != value:
             if (section, native) == ("runner", "workers") and key.startswith("nworker"):
                 value = max(value, values[native])
             else:
-                raise _error(origin, section, key, value,
-                             f"conflicts with [{section}] {given_by[native]} = {values[native]!r}",
-                             f"give only one of {given_by[native]} and {key}")
+                raise _error(
+                    origin,
+                    section,
+                    key,
+                    value,
+                    f"conflicts with [{section}] {given_by[native]} = {values[native]!r}",
+                    f"give only one of {given_by[native]} and {key}",
+                )
         values[native] = value
         given_by[native] = key
     missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in values]
     if missing:
         name = missing[0]
-        msg = (f"{origin}: missing key [{section}] {name} ({by_name[name].metadata['doc']}); "
-               f"add it: {by_name[name].metadata['fix']}")
+        msg = (
+            f"{origin}: missing key [{section}] {name} ({by_name[name].metadata['doc']}); "
+            f"add it: {by_name[name].metadata['fix']}"
+        )
         raise ConfigError(msg)
     return cls(**values)
 
@@ -391,13 +501,11 @@ def _coerce(section: str, key: str, value: Any, fld: Any, origin: str) -> Any:
     kind = fld.metadata["kind"]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, bool) and kind is not bool:
-        ok = False
-    else:
-        ok = isinstance(value, kind)
+    ok = False if isinstance(value, bool) and kind is not bool else isinstance(value, kind)
     if not ok:
-        expected = {int: "an integer", float: "a number", bool: "true or false",
-                    str: "a string"}[kind]
+        expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[
+            kind
+        ]
         raise _error(origin, section, key, value, f"must be {expected}", fld.metadata["fix"])
     return value
 
@@ -408,11 +516,17 @@ def _check_values(section: str, settings: Any, origin: str) -> None:
         if value is None:
             continue
         kind = fld.metadata["kind"]
-        if isinstance(value, bool) and kind is not bool or not isinstance(
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(
             value, (float, int) if kind is float else kind
         ):
-            raise _error(origin, section, fld.name, value, f"must be of type {kind.__name__}",
-                         fld.metadata["fix"])
+            raise _error(
+                origin,
+                section,
+                fld.name,
+                value,
+                f"must be of type {kind.__name__}",
+                fld.metadata["fix"],
+            )
         check = fld.metadata["check"]
         problem = check(value) if check is not None else None
         if problem:

@@ -80,8 +80,9 @@ class Database:
     def archived(self) -> list[Trajectory]:
         """Every stored trajectory that is not in the ensemble (the killed ones)."""
         current = {t.key for t in self._ensemble or []}
-        return [self.store.read_trajectory(k) for k in self.store.trajectory_keys()
-                if k not in current]
+        return [
+            self.store.read_trajectory(k) for k in self.store.trajectory_keys() if k not in current
+        ]
 
     def save_trajectory(self, trajectory: Trajectory) -> None:
         """Store a finished trajectory (not yet in the ensemble)."""

@@ -10,10 +10,11 @@ estimated variance is
     V = sum_e Z_e**2 - p_hat**2 / N
 
 and we report std_error = sqrt(V) and the 95% interval p_hat * exp(-/+ 1.96 sqrt(V) / p_hat)
-(normal on the log scale, capped at 1). With the ideal score (the committor) V is about twice the known
-variance p^2 (-ln p) / N (conservative); with ordinary scores it also picks up their extra
-variance, which the ideal-score formula misses (measured here on Brownian motion, p = 2e-3,
-N = 100: 93% coverage against 75% for the ideal-score formula; the test suite measures it).
+(normal on the log scale, capped at 1). With the ideal score (the committor) V is about
+twice the known variance p^2 (-ln p) / N (conservative); with ordinary scores it also picks
+up their extra variance, which the ideal-score formula misses (measured here on Brownian
+motion, p = 2e-3, N = 100: 93% coverage against 75% for the ideal-score formula; the test
+suite measures it).
 At p_hat = 1 (the whole initial ensemble converged) the interval is the binomial bound
 (0.025^(1/N), 1); at p_hat = 0 (extinction) it is (0, 0).
 """
@@ -33,7 +34,7 @@ def ancestors(n: int, iterations: Iterable[IterationRecord]) -> dict[TrajectoryK
     """The initial slot every trajectory descends from, following the iteration table."""
     eve = {TrajectoryKey(slot): slot for slot in range(n)}
     for record in iterations:
-        for clone, parent in zip(record.clones, record.parents):
+        for clone, parent in zip(record.clones, record.parents, strict=False):
             eve[clone] = eve[parent]
     return eve
 
@@ -63,5 +64,9 @@ def genealogy_interval(
     variance = max(math.fsum(z * z for z in contributions.values()) - probability**2 / n, 0.0)
     std_error = math.sqrt(variance)
     relative = std_error / probability
-    return (probability, std_error, probability * math.exp(-Z95 * relative),
-            min(1.0, probability * math.exp(Z95 * relative)))
+    return (
+        probability,
+        std_error,
+        probability * math.exp(-Z95 * relative),
+        min(1.0, probability * math.exp(Z95 * relative)),
+    )

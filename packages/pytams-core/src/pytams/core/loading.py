@@ -23,7 +23,7 @@ def load_model_class(reference: str) -> type[Any]:
     """
     module_name, sep, class_name = reference.rpartition(":")
     if not sep or not module_name or not class_name:
-        msg = (f"model {reference!r}: expected 'package.module:Class' or 'path/to/file.py:Class'")
+        msg = f"model {reference!r}: expected 'package.module:Class' or 'path/to/file.py:Class'"
         raise ConfigError(msg)
     if module_name.endswith(".py"):
         module = _import_file(Path(module_name), reference)
@@ -31,16 +31,20 @@ def load_model_class(reference: str) -> type[Any]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            msg = (f"model {reference!r}: cannot import module {module_name!r} ({exc}); "
-                   "install the package that provides it or give a file: 'path/file.py:Class'")
+            msg = (
+                f"model {reference!r}: cannot import module {module_name!r} ({exc}); "
+                "install the package that provides it or give a file: 'path/file.py:Class'"
+            )
             raise ConfigError(msg) from exc
     cls = getattr(module, class_name, None)
     if cls is None:
         msg = f"model {reference!r}: {module_name} has no attribute {class_name!r}"
         raise ConfigError(msg)
     if not is_model_class(cls):
-        msg = (f"model {reference!r} is not a model class: subclass "
-               "pytams.core.ForwardModel (or pyTAMS's pytams.fmodel.ForwardModelBaseClass)")
+        msg = (
+            f"model {reference!r} is not a model class: subclass "
+            "pytams.core.ForwardModel (or pyTAMS's pytams.fmodel.ForwardModelBaseClass)"
+        )
         raise ConfigError(msg)
     return cls  # type: ignore[no-any-return]
 

@@ -29,7 +29,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Generic, TypeVar, final
+from typing import Any, Generic, TypeVar, cast, final
 
 import numpy as np
 
@@ -94,7 +94,7 @@ class ForwardModel(ABC, Generic[State, Noise]):
         """Return True when the current state is in the target set (default: score >= target)."""
         return score >= target
 
-    def _close(self) -> None:  # noqa: B027 - an optional hook, empty by design
+    def _close(self) -> None:
         """Release external resources (processes, files); called once per segment."""
 
     # ------------------------------------------------------- final API (framework side)
@@ -130,7 +130,7 @@ class ForwardModel(ABC, Generic[State, Noise]):
         """The current state (arrays are copied, so the stored value never changes)."""
         state = self._get_state()
         if isinstance(state, np.ndarray):
-            return state.copy()  # type: ignore[return-value]
+            return cast(State, state.copy())
         return state
 
     @final

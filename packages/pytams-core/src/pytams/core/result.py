@@ -119,8 +119,10 @@ class TAMSResult:
     def summary(self) -> str:
         """A few human-readable lines."""
         if not self.complete:
-            return (f"stopped at the walltime after {self.iterations} iterations; no estimate "
-                    "claimed (resume the run from its database)")
+            return (
+                f"stopped at the walltime after {self.iterations} iterations; no estimate "
+                "claimed (resume the run from its database)"
+            )
         lines = [
             f"probability   {self.probability:.6g}  (std error {self.std_error:.3g}, "
             f"95% CI [{self.ci_low:.4g}, {self.ci_high:.4g}])",

@@ -76,8 +76,13 @@ class SerialRunner:
             except ModelError as exc:
                 if attempt == self.retries:
                     raise
-                _logger.warning("retrying %s (attempt %d of %d): %s", task.key, attempt + 2,
-                                self.retries + 1, exc)
+                _logger.warning(
+                    "retrying %s (attempt %d of %d): %s",
+                    task.key,
+                    attempt + 2,
+                    self.retries + 1,
+                    exc,
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -93,8 +98,10 @@ def make_runner(config: Config) -> Runner:
     found = entry_points(group="pytams.runners", name=name)
     if not found:
         package = PROVIDERS.get(name, "the package that provides it")
-        msg = (f"[runner] type = {name!r} needs {package}: pip install {package} "
-               '(or use type = "serial")')
+        msg = (
+            f"[runner] type = {name!r} needs {package}: pip install {package} "
+            '(or use type = "serial")'
+        )
         raise MissingComponentError(msg)
     runner_class = next(iter(found)).load()
     runner: Runner = runner_class(config)

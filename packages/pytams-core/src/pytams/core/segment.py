@@ -139,9 +139,11 @@ def _replay(model: ForwardModel[Any, Any], task: SegmentTask, settings: Trajecto
     if task.replay and task.branch_score is not None:
         score = model.score()
         if score != task.branch_score:
-            msg = (f"replaying {task.parent} from step {task.start_index} to the branching step "
-                   f"{task.branch_index} gave the score {score!r}, not the stored "
-                   f"{task.branch_score!r}: a model must be deterministic given its noise")
+            msg = (
+                f"replaying {task.parent} from step {task.start_index} to the branching step "
+                f"{task.branch_index} gave the score {score!r}, not the stored "
+                f"{task.branch_score!r}: a model must be deterministic given its noise"
+            )
             raise ModelError(msg)
 
 
@@ -159,7 +161,11 @@ def _advance_to_end(
     target, every, step_size = settings.target_score, settings.store_state_every, settings.step_size
     end, tolerance = settings.end_time, 1e-9 * settings.step_size
     make_noise, advance, get_score, get_state = (
-        model._make_noise, model._advance, model._score, model._get_state)
+        model._make_noise,
+        model._advance,
+        model._score,
+        model._get_state,
+    )
     default_convergence = type(model)._is_converged is ForwardModel._is_converged
     times, scores, noises, states = result.times, result.scores, result.noises, result.states
     isfinite = math.isfinite

@@ -81,6 +81,11 @@ class Store(Protocol):
 class MemoryStore:
     """A `Store` in memory: the reference implementation, and the default."""
 
+    _metadata: dict[str, Any] | None
+    _trajectories: dict[TrajectoryKey, Trajectory]
+    _iterations: list[IterationRecord]
+    _ensemble: list[TrajectoryKey] | None
+
     def __init__(self) -> None:
         self.clear()
 
@@ -126,7 +131,7 @@ class MemoryStore:
 
     def clear(self) -> None:
         """See `Store`."""
-        self._metadata: dict[str, Any] | None = None
-        self._trajectories: dict[TrajectoryKey, Trajectory] = {}
-        self._iterations: list[IterationRecord] = []
-        self._ensemble: list[TrajectoryKey] | None = None
+        self._metadata = None
+        self._trajectories = {}
+        self._iterations = []
+        self._ensemble = None

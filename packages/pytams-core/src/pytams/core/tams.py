@@ -23,22 +23,30 @@ from typing import Any
 from pytams.core.config import Config, load_config
 from pytams.core.database import Database
 from pytams.core.errors import ConfigError, MissingComponentError, StorageError
-from pytams.core.loading import ModelSpec, load_model_class
 from pytams.core.estimator import ancestors, genealogy_interval
+from pytams.core.loading import ModelSpec, load_model_class
 from pytams.core.result import TAMSResult
 from pytams.core.rng import new_seed, selection_generator
 from pytams.core.runner import Runner, make_runner
-from pytams.core.segment import RunContext, SegmentResult, SegmentTask
+from pytams.core.segment import RunContext, SegmentTask
 from pytams.core.store import IterationRecord, MemoryStore, Store
 from pytams.core.trajectory import Trajectory, TrajectoryKey
 
 _logger = logging.getLogger(__name__)
 
 # keys that may change when a run resumes; every other key must match the stored run
-RESUMABLE_CHANGES = {("tams", "max_iterations"), ("tams", "walltime"), ("tams", "max_kills"),
-                     ("tams", "loglevel"), ("runner", "type"), ("runner", "workers"),
-                     ("runner", "retries"), ("database", "resume"), ("database", "overwrite"),
-                     ("database", "path")}
+RESUMABLE_CHANGES = {
+    ("tams", "max_iterations"),
+    ("tams", "walltime"),
+    ("tams", "max_kills"),
+    ("tams", "loglevel"),
+    ("runner", "type"),
+    ("runner", "workers"),
+    ("runner", "retries"),
+    ("database", "resume"),
+    ("database", "overwrite"),
+    ("database", "path"),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,8 +76,10 @@ def make_store(config: Config, repeat: int) -> Store:
         return MemoryStore()
     found = entry_points(group="pytams.stores", name="netcdf")
     if not found:
-        msg = ("[database] path needs the netCDF store of pytams-io: pip install pytams-io "
-               "(or remove [database] path to keep the run in memory)")
+        msg = (
+            "[database] path needs the netCDF store of pytams-io: pip install pytams-io "
+            "(or remove [database] path to keep the run in memory)"
+        )
         raise MissingComponentError(msg)
     store_class = next(iter(found)).load()
     path = Path(config.database.path)
@@ -132,8 +142,10 @@ class TAMS:
 def _model_spec(model: type[Any] | str | None, config: Config) -> ModelSpec:
     if model is None:
         if config.model_ref is None:
-            msg = (f"{config.source}: no model given; name it at the top of the file "
-                   '(model = "package.module:Class") or pass it to TAMS / --model')
+            msg = (
+                f"{config.source}: no model given; name it at the top of the file "
+                '(model = "package.module:Class") or pass it to TAMS / --model'
+            )
             raise ConfigError(msg)
         model = config.model_ref
     if isinstance(model, str):
@@ -144,8 +156,9 @@ def _model_spec(model: type[Any] | str | None, config: Config) -> ModelSpec:
 class _Run:
     """One repeat: the algorithm over a database, resumable at any point."""
 
-    def __init__(self, tams: TAMS, runner: Runner, database: Database, seed: int,
-                 repeat: int) -> None:
+    def __init__(
+        self, tams: TAMS, runner: Runner, database: Database, seed: int, repeat: int
+    ) -> None:
         config = tams.config
         self.config = config
         self.n = config.tams.ntrajectories
@@ -156,8 +169,9 @@ class _Run:
         self.repeat = repeat
         self.progress = tams._progress
         self.started = time.perf_counter()
-        self.deadline = (None if config.tams.walltime is None
-                         else self.started + config.tams.walltime)
+        self.deadline = (
+            None if config.tams.walltime is None else self.started + config.tams.walltime
+        )
         self._maxima: dict[TrajectoryKey, float] = {}
         self.seed = self._open(seed, tams.model)
         self.context = RunContext(
@@ -172,16 +186,22 @@ class _Run:
     def _open(self, seed: int, model: ModelSpec) -> int:
         """Start a new database or check that the stored run may be resumed; return the seed."""
         metadata = self.db.metadata
-        wanted = {"config": self.config.to_dict(), "seed": seed, "repeat": self.repeat,
-                  "model": model.name}
+        wanted = {
+            "config": self.config.to_dict(),
+            "seed": seed,
+            "repeat": self.repeat,
+            "model": model.name,
+        }
         if metadata is None:
             self.db.start(wanted)
             return seed
         if not self.config.database.resume:
             if not self.config.database.overwrite:
-                msg = (f"the database {self.config.database.path or '(in memory)'} already holds "
-                       "a run: resume it (--resume, [database] resume = true) or replace it "
-                       "(--overwrite, [database] overwrite = true)")
+                msg = (
+                    f"the database {self.config.database.path or '(in memory)'} already holds "
+                    "a run: resume it (--resume, [database] resume = true) or replace it "
+                    "(--overwrite, [database] overwrite = true)"
+                )
                 raise StorageError(msg)
             self.db.store.clear()
             self.db = Database(self.db.store)
@@ -192,9 +212,8 @@ class _Run:
 
     # ------------------------------------------------------------------ the algorithm
     def execute(self) -> TAMSResult:
-        if self.db.ensemble is None:
-            if not self._initial_ensemble():
-                return self._result("walltime")
+        if self.db.ensemble is None and not self._initial_ensemble():
+            return self._result("walltime")
         ensemble = self.db.ensemble
         assert ensemble is not None
         if not self.db.iterations and all(t.converged for t in ensemble):
@@ -204,6 +223,7 @@ class _Run:
             return self._result("walltime")
         while True:
             ensemble = self.db.ensemble
+            assert ensemble is not None
             iteration = len(self.db.iterations)
             cap = self.config.tams.max_iterations
             if cap is not None and iteration >= cap:
@@ -236,8 +256,11 @@ class _Run:
 
     def _initial_ensemble(self) -> bool:
         """Run the missing initial trajectories; False if the walltime stopped it."""
-        tasks = [SegmentTask(key=TrajectoryKey(slot)) for slot in range(self.n)
-                 if not self.db.has_trajectory(TrajectoryKey(slot))]
+        tasks = [
+            SegmentTask(key=TrajectoryKey(slot))
+            for slot in range(self.n)
+            if not self.db.has_trajectory(TrajectoryKey(slot))
+        ]
         finished = self.n - len(tasks)
         for result in self._execute(tasks):
             self.db.save_trajectory(result.attach(None))
@@ -253,16 +276,22 @@ class _Run:
         ensemble = self.db.ensemble
         assert ensemble is not None
         by_key = {t.key: t for t in ensemble}
-        tasks = [_clone_task(clone, by_key[parent], record.level)
-                 for clone, parent in zip(record.clones, record.parents)
-                 if not self.db.has_trajectory(clone)]
+        tasks = [
+            _clone_task(clone, by_key[parent], record.level)
+            for clone, parent in zip(record.clones, record.parents, strict=False)
+            if not self.db.has_trajectory(clone)
+        ]
         for result in self._execute(tasks):
-            self.db.save_trajectory(result.attach(by_key[result.task.parent]))  # type: ignore[index]
+            parent = result.task.parent
+            assert parent is not None
+            self.db.save_trajectory(result.attach(by_key[parent]))
         if not all(self.db.has_trajectory(clone) for clone in record.clones):
             return False
-        replaced = dict(zip([k.slot for k in record.killed], record.clones))
-        new = [self.db.trajectory(replaced[t.key.slot]) if t.key.slot in replaced else t
-               for t in ensemble]
+        replaced = dict(zip([k.slot for k in record.killed], record.clones, strict=False))
+        new = [
+            self.db.trajectory(replaced[t.key.slot]) if t.key.slot in replaced else t
+            for t in ensemble
+        ]
         self.db.commit_ensemble(new)
         self._report("iteration", len(self.db.iterations), len(self.db.iterations))
         return True
@@ -301,13 +330,18 @@ class _Run:
             return
         ensemble = self.db.ensemble or []
         iterations = self.db.iterations
-        self.progress(Progress(
-            phase=phase, repeat=self.repeat, done=done, total=total,
-            iteration=len(iterations),
-            level=iterations[-1].level if iterations else float("nan"),
-            weight=self.db.weight,
-            converged=sum(t.converged for t in ensemble),
-        ))
+        self.progress(
+            Progress(
+                phase=phase,
+                repeat=self.repeat,
+                done=done,
+                total=total,
+                iteration=len(iterations),
+                level=iterations[-1].level if iterations else float("nan"),
+                weight=self.db.weight,
+                converged=sum(t.converged for t in ensemble),
+            )
+        )
 
     def _result(self, reason: str, level: float | None = None) -> TAMSResult:
         iterations = self.db.iterations
@@ -325,8 +359,13 @@ class _Run:
         levels = tuple(r.level for r in iterations)
         if level is not None:
             levels += (level,)
-        _logger.info("repeat %d stopped (%s): p = %g after %d iterations", self.repeat, reason,
-                     probability, len(iterations))
+        _logger.info(
+            "repeat %d stopped (%s): p = %g after %d iterations",
+            self.repeat,
+            reason,
+            probability,
+            len(iterations),
+        )
         return TAMSResult(
             probability=probability,
             std_error=std_error,
@@ -367,15 +406,21 @@ def _clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> Segment
     )
 
 
-def _check_resumable(stored: Mapping[str, Any], wanted: Mapping[str, Any], seed_given: bool) -> None:
+def _check_resumable(
+    stored: Mapping[str, Any], wanted: Mapping[str, Any], seed_given: bool
+) -> None:
     """Refuse to resume with a change that would change the result."""
     if stored.get("model") != wanted["model"]:
-        msg = (f"cannot resume: the database holds a run of model {stored.get('model')!r}, not "
-               f"{wanted['model']!r}; resume with the same model or start a new database")
+        msg = (
+            f"cannot resume: the database holds a run of model {stored.get('model')!r}, not "
+            f"{wanted['model']!r}; resume with the same model or start a new database"
+        )
         raise StorageError(msg)
     if seed_given and stored.get("seed") != wanted["seed"]:
-        msg = (f"cannot resume: the database's seed is {stored.get('seed')}, not "
-               f"{wanted['seed']}; drop --seed / [tams] seed to resume with the stored one")
+        msg = (
+            f"cannot resume: the database's seed is {stored.get('seed')}, not "
+            f"{wanted['seed']}; drop --seed / [tams] seed to resume with the stored one"
+        )
         raise ConfigError(msg)
     old, new = stored.get("config", {}), wanted["config"]
     for section in sorted(set(old) | set(new)):
@@ -386,8 +431,10 @@ def _check_resumable(stored: Mapping[str, Any], wanted: Mapping[str, Any], seed_
             if (section, key) in RESUMABLE_CHANGES or (section, key) == ("tams", "seed"):
                 continue
             if old_table.get(key) != new_table.get(key):
-                msg = (f"cannot resume: [{section}] {key} was {old_table.get(key)!r} in the "
-                       f"stored run and is {new_table.get(key)!r} now, which would change the "
-                       "result; restore it (only max_iterations, walltime and the runner may "
-                       "change) or start a new database")
+                msg = (
+                    f"cannot resume: [{section}] {key} was {old_table.get(key)!r} in the "
+                    f"stored run and is {new_table.get(key)!r} now, which would change the "
+                    "result; restore it (only max_iterations, walltime and the runner may "
+                    "change) or start a new database"
+                )
                 raise ConfigError(msg)

@@ -95,7 +95,7 @@ class Trajectory:
         """The snapshots as objects (a view built on demand)."""
         return tuple(
             Snapshot(time=t, score=s, noise=n, state=x)
-            for t, s, n, x in zip(self.times, self.scores, self.noises, self.states)
+            for t, s, n, x in zip(self.times, self.scores, self.noises, self.states, strict=False)
         )
 
     def snapshot(self, index: int) -> Snapshot[Any, Any]:
@@ -141,7 +141,7 @@ def _same(left: list[Any], right: list[Any]) -> bool:
 
     if len(left) != len(right):
         return False
-    for a, b in zip(left, right):
+    for a, b in zip(left, right, strict=False):
         if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
             a_arr, b_arr = np.asarray(a), np.asarray(b)
             if a_arr.shape != b_arr.shape or a_arr.dtype != b_arr.dtype:
