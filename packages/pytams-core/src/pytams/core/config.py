@@ -29,7 +29,7 @@ _logger = logging.getLogger(__name__)
 
 Check = Callable[[Any], str | None]
 KNOWN_RUNNERS = ("serial", "asyncio", "dask")
-VARIANTS = ("tams",)
+VARIANTS = ("tams", "ams", "hybrid")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -112,7 +112,9 @@ class TamsSettings:
         default=1,
     )
     variant: str = _key(
-        "The sampler variant.",
+        "The sampler variant: tams (fixed horizon T), ams (no horizon: a trajectory ends when "
+        "it converges or falls back to the start set, score <= [trajectory] min_score) or "
+        "hybrid (whichever comes first).",
         kind=str,
         check=_one_of(VARIANTS),
         fix='variant = "tams"',
@@ -171,6 +173,14 @@ class TrajectorySettings:
         check=_at_least(1),
         fix="an integer >= 1",
         default=1,
+    )
+    min_score: float | None = _key(
+        "For the ams and hybrid variants: a trajectory whose score falls to or below this "
+        "value has returned to the start set and ends there.",
+        kind=float,
+        check=lambda v: None if math.isfinite(v) else "must be finite",
+        fix="e.g. min_score = 0.0",
+        default=None,
     )
 
 
@@ -272,6 +282,15 @@ class Config:
     def __post_init__(self) -> None:
         for section in SECTIONS:
             _check_values(section, getattr(self, section), self.source)
+        if self.tams.variant != "tams" and self.trajectory.min_score is None:
+            raise _error(
+                self.source,
+                "trajectory",
+                "min_score",
+                None,
+                f"is required by variant = {self.tams.variant!r}",
+                "set [trajectory] min_score to the score of the start set",
+            )
         k, n = self.tams.kills_per_iteration, self.tams.ntrajectories
         if k >= n:
             raise _error(

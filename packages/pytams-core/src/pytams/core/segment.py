@@ -35,6 +35,7 @@ class RunContext:
     trajectory: TrajectorySettings
     seed: int
     repeat: int = 0
+    variant: str = "tams"
     workdir: Path | None = None
 
     def build_model(self, key: TrajectoryKey) -> ForwardModel[Any, Any]:
@@ -115,7 +116,7 @@ def run_segment(context: RunContext, task: SegmentTask) -> SegmentResult:
             model.restore(task.start.state, time=task.start.time, step=task.start_index)
             _replay(model, task, settings)
         rng = segment_generator(context.seed, context.repeat, task.key.slot, task.key.generation)
-        result.converged = _advance_to_end(model, rng, settings, result)
+        result.converged = _advance_to_end(model, rng, settings, result, context.variant)
         result.model_steps = model.step - task.start_index
     except ModelError:
         raise
@@ -152,14 +153,22 @@ def _advance_to_end(
     rng: np.random.Generator,
     settings: TrajectorySettings,
     result: SegmentResult,
+    variant: str = "tams",
 ) -> bool:
-    """The advance loop: fresh noise, one step at a time, until the horizon or convergence.
+    """The advance loop: fresh noise, one step at a time, until the trajectory ends.
+
+    It ends at convergence, at the horizon (variants tams and hybrid) or when the score falls
+    to ``min_score`` (variants ams and hybrid).
 
     The hot path of the framework: it calls the model's hooks directly (with the checks of
     the public methods inlined) and appends to the result's columns through local names.
     """
     target, every, step_size = settings.target_score, settings.store_state_every, settings.step_size
-    end, tolerance = settings.end_time, 1e-9 * settings.step_size
+    end = math.inf if variant == "ams" else settings.end_time
+    tolerance = 1e-9 * settings.step_size
+    lower = -math.inf
+    if variant != "tams" and settings.min_score is not None:
+        lower = settings.min_score
     make_noise, advance, get_score, get_state = (
         model._make_noise,
         model._advance,
@@ -172,7 +181,7 @@ def _advance_to_end(
     score = scores[-1] if scores else model.score()
     converged = model.is_converged(score, target)
     time, step = model.time, model.step
-    while not converged and end - time > tolerance:
+    while not converged and end - time > tolerance and score > lower:
         dt = step_size if end - time > step_size else end - time
         noise = make_noise(rng)
         taken = advance(dt, noise)

@@ -181,6 +181,7 @@ class _Run:
             trajectory=config.trajectory,
             seed=self.seed,
             repeat=repeat,
+            variant=config.tams.variant,
         )
 
     def _open(self, seed: int, model: ModelSpec) -> int:
