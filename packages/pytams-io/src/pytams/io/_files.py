@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pytams.core.errors import DatabaseCorruptError
+from pytams.core.errors import DatabaseCorruptError, StorageError
 
 TEMP_SUFFIX = ".tmp"
 
@@ -37,26 +40,132 @@ def is_temp(path: Path) -> bool:
 
 
 def write_atomically(target: Path, fill: Callable[[Any], None]) -> None:
-    """Create ``target`` as a netCDF-4 file filled by ``fill(dataset)``, atomically.
+    """Create ``target`` as a netCDF-4 file filled by ``fill(dataset)``, atomically, now.
 
     The data goes to a temporary file in the same directory, which is closed, fsync'ed and
     renamed over ``target``; the directory is fsync'ed last. A crash at any instant leaves
     either the old file or the new one (and possibly a stray temporary file).
     """
-    tmp = temp_path(target)
+    tmp = write_temporary(target, fill)
     try:
-        ds = netcdf4().Dataset(tmp, "w", format="NETCDF4")
-        try:
-            fill(ds)
-        finally:
-            ds.close()
-        sync_file(tmp)
-        os.replace(tmp, target)
+        commit(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def write_temporary(target: Path, fill: Callable[[Any], None], fmt: str = "NETCDF4") -> Path:
+    """Write a complete (closed) temporary netCDF file next to ``target``; return its path."""
+    tmp = temp_path(target)
+    try:
+        ds = netcdf4().Dataset(tmp, "w", format=fmt)
+        try:
+            fill(ds)
+        finally:
+            ds.close()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def commit(tmp: Path, target: Path) -> None:
+    """Make a complete temporary file durable and rename it over ``target``."""
+    sync_file(tmp)
+    os.replace(tmp, target)
     sync_dir(target.parent)
+
+
+class Writer:
+    """Commits temporary files (fsync, rename, fsync the directory) in order, in a thread.
+
+    The files themselves are written by the caller; only the slow, GIL-free part (waiting
+    for the disk) overlaps with the run. Commits happen strictly in submission order, so the
+    files on disk always show the database as it was after some prefix of its writes: a
+    kill at any instant leaves a state the run passed through, from which it resumes. After
+    a failed commit no later one is applied, and the next call raises.
+    """
+
+    def __init__(self, depth: int = 8) -> None:
+        self._queue: queue.Queue[tuple[Path, Path]] = queue.Queue(maxsize=depth)
+        self._error: tuple[Path, BaseException] | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def write(self, target: Path, fill: Callable[[Any], None], fmt: str = "NETCDF4") -> None:
+        """Write ``target`` atomically (committed in the background, in order)."""
+        self.check()
+        tmp = write_temporary(target, fill, fmt)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="pytams-io-writer", daemon=True
+                )
+                self._thread.start()
+        self._queue.put((tmp, target))
+
+    def flush(self) -> None:
+        """Wait until every submitted file is committed; raise if one failed."""
+        if self._thread is not None:
+            self._queue.join()
+        self.check()
+
+    def check(self) -> None:
+        """Raise the error of a failed commit, if any.
+
+        Raises:
+            StorageError: Naming the file and the cause.
+        """
+        if self._error is not None:
+            target, exc = self._error
+            msg = (
+                f"{target}: could not be written ({type(exc).__name__}: {exc}); the "
+                "database holds the run up to the previous write: fix the cause (disk "
+                "full? permissions?) and resume"
+            )
+            raise StorageError(msg) from exc
+
+    def _work(self) -> None:
+        while True:
+            tmp, target = self._queue.get()
+            try:
+                if self._error is None:
+                    commit(tmp, target)
+                else:
+                    tmp.unlink()
+            except BaseException as exc:
+                self._error = (target, exc)
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            finally:
+                self._queue.task_done()
+
+
+_WRITERS: dict[str, Writer] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def writer_for(directory: Path) -> Writer:
+    """The one writer of a database directory in this process (shared keeps the order)."""
+    key = os.path.realpath(directory)
+    with _WRITERS_LOCK:
+        if key not in _WRITERS:
+            _WRITERS[key] = Writer()
+        return _WRITERS[key]
+
+
+def flush_all() -> None:
+    """Commit every pending write of this process (run at exit)."""
+    with _WRITERS_LOCK:
+        writers = list(_WRITERS.values())
+    for writer in writers:
+        with contextlib.suppress(StorageError):
+            writer.flush()
+
+
+atexit.register(flush_all)
 
 
 def sync_file(path: Path) -> None:

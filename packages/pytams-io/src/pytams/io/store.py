@@ -23,6 +23,7 @@ import os
 import pickle
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -35,13 +36,19 @@ from pytams.core.errors import DatabaseCorruptError, StorageError
 from pytams.core.store import IterationRecord
 from pytams.core.trajectory import Trajectory, TrajectoryKey
 from pytams.io._columns import PathRoots, read_column, write_column
-from pytams.io._files import is_temp, open_for_reading, write_atomically
+from pytams.io._files import is_temp, open_for_reading, sync_dir, writer_for
 
 #: Version of the on-disk layout this package reads and writes.
 FORMAT_VERSION = 1
 MAIN_FILE = "tams.nc"
+# tams.nc is rewritten at every iteration: the classic CDF-5 format is three times faster to
+# write than netCDF-4/HDF5; it does not detect truncation itself, so a sentinel variable is
+# written last (at the end of the file) and checked on reading
+MAIN_FORMAT = "NETCDF3_64BIT_DATA"
+_SENTINEL = 0x7079_7461_6D73  # "pytams"
 TRAJECTORY_DIR = "trajectories"
 _KEY_FILE = re.compile(r"^(\d+)-(\d+)\.nc$")
+_RECENT = 32  # trajectories kept in memory after a write or read (the next reads of TAMS)
 _VERSIONED = ("pytams-core", "pytams-io", "netCDF4", "numpy", "xarray")
 
 
@@ -70,6 +77,11 @@ class NetCDFStore:
         self._created: str | None = None
         self._versions: dict[str, str] = {}
         self._clearing = False
+        # trajectories written by this store (their files may still be committing)
+        self._written: set[TrajectoryKey] = set()
+        self._recent: OrderedDict[TrajectoryKey, Trajectory] = OrderedDict()
+        self._writer = writer_for(self.path)
+        self._writer.flush()
         self._check_location()
         if self.main_file.exists():
             self._load()
@@ -99,11 +111,15 @@ class NetCDFStore:
     def write_trajectory(self, trajectory: Trajectory) -> None:
         """See `pytams.core.Store`."""
         self._writable()
-        self.trajectory_dir.mkdir(parents=True, exist_ok=True)
-        write_atomically(
+        if not self.trajectory_dir.is_dir():
+            self.trajectory_dir.mkdir(parents=True, exist_ok=True)
+            sync_dir(self.path)
+        self._writer.write(
             self.trajectory_file(trajectory.key),
             lambda ds: _fill_trajectory(ds, trajectory, self._roots),
         )
+        self._written.add(trajectory.key)
+        self._remember(trajectory)
 
     def read_trajectory(self, key: TrajectoryKey) -> Trajectory:
         """See `pytams.core.Store`.
@@ -111,6 +127,11 @@ class NetCDFStore:
         Raises:
             DatabaseCorruptError: When the file is missing or damaged (naming it).
         """
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return self._recent[key]
+        if key in self._written:
+            self._writer.flush()
         path = self.trajectory_file(key)
         fix = self._fix_for(key)
         with open_for_reading(path, f"the file of trajectory {key}", fix) as ds:
@@ -118,22 +139,23 @@ class NetCDFStore:
         if trajectory.key != key:
             msg = f"{path}: holds trajectory {trajectory.key}, not {key}; {fix}"
             raise DatabaseCorruptError(msg)
+        self._remember(trajectory)
         return trajectory
 
     def trajectory_keys(self) -> list[TrajectoryKey]:
         """See `pytams.core.Store`."""
+        keys = list(self._written)
         if not self.trajectory_dir.is_dir():
-            return []
-        keys = []
+            return sorted(keys)
         for entry in os.scandir(self.trajectory_dir):
             match = _KEY_FILE.match(entry.name)
             if match:
                 keys.append(TrajectoryKey(int(match[1]), int(match[2])))
-        return sorted(keys)
+        return sorted(set(keys))
 
     def has_trajectory(self, key: TrajectoryKey) -> bool:
         """See `pytams.core.Store`."""
-        return self.trajectory_file(key).is_file()
+        return key in self._written or self.trajectory_file(key).is_file()
 
     def append_iteration(self, record: IterationRecord) -> None:
         """See `pytams.core.Store`."""
@@ -172,12 +194,24 @@ class NetCDFStore:
         interrupted finishes it. Files that are not the database's are left alone.
         """
         self._writable()
+        self._writer.flush()
+        self._written.clear()
+        self._recent.clear()
         self._metadata_json = None
         self._iterations = []
         self._ensemble = None
         self._clearing = True
         self._write_main()
+        self._writer.flush()
         self._finish_clear()
+
+    def flush(self) -> None:
+        """Wait until every write so far is on disk (they are committed in the background).
+
+        Raises:
+            StorageError: When a write failed (naming the file).
+        """
+        self._writer.flush()
 
     # ------------------------------------------------------------------ exploration helpers
     @property
@@ -272,8 +306,16 @@ class NetCDFStore:
         self._clearing = False
 
     def _write_main(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.main_file, self._fill_main)
+        if not self.path.is_dir():
+            self.path.mkdir(parents=True, exist_ok=True)
+            sync_dir(self.path.parent)
+        self._writer.write(self.main_file, self._fill_main, MAIN_FORMAT)
+
+    def _remember(self, trajectory: Trajectory) -> None:
+        self._recent[trajectory.key] = trajectory
+        self._recent.move_to_end(trajectory.key)
+        while len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
 
     def _fill_main(self, ds: Any) -> None:
         ds.Conventions = "CF-1.10"
@@ -295,17 +337,16 @@ class NetCDFStore:
         ds.pytams_ensemble_committed = np.int8(self._ensemble is not None)
         if self._ensemble:
             ds.createDimension("slot", len(self._ensemble))
-            for name, values, long_name in (
-                ("ensemble_slot", [k.slot for k in self._ensemble], "slot of each member"),
-                (
-                    "ensemble_generation",
-                    [k.generation for k in self._ensemble],
-                    "generation of the trajectory occupying each slot",
-                ),
-            ):
-                var = ds.createVariable(name, "i8", ("slot",), fill_value=False)
-                var.long_name = long_name
-                var[:] = np.asarray(values, dtype=np.int64)
+            var = ds.createVariable("ensemble_generation", "i8", ("slot",), fill_value=False)
+            var.long_name = "generation of the trajectory occupying each slot of the ensemble"
+            var[:] = np.asarray([k.generation for k in self._ensemble], dtype=np.int64)
+            if [k.slot for k in self._ensemble] != list(range(len(self._ensemble))):
+                var = ds.createVariable("ensemble_slot", "i8", ("slot",), fill_value=False)
+                var.long_name = "slot of each member of the ensemble"
+                var[:] = np.asarray([k.slot for k in self._ensemble], dtype=np.int64)
+        end = ds.createVariable("pytams_end", "i8", (), fill_value=False)
+        end.long_name = "end-of-file sentinel (a truncated file lacks it)"
+        end[...] = np.int64(_SENTINEL)
 
     def _load(self) -> None:
         fix = (
@@ -330,6 +371,9 @@ class NetCDFStore:
                     "pytams_versions attribute), or start a new database"
                 )
                 raise DatabaseCorruptError(msg)
+            if "pytams_end" not in ds.variables or int(ds["pytams_end"][...]) != _SENTINEL:
+                msg = "its end is missing (the file is truncated)"
+                raise ValueError(msg)
             self._clearing = bool(ds.pytams_clearing)
             self._created = str(ds.pytams_created)
             self._versions = json.loads(ds.pytams_versions)
@@ -338,8 +382,12 @@ class NetCDFStore:
                 json.loads(self._metadata_json)
             self._iterations = _read_iterations(ds)
             if int(ds.pytams_ensemble_committed):
-                slots = ds.variables["ensemble_slot"][:].tolist()
                 generations = ds.variables["ensemble_generation"][:].tolist()
+                slots = (
+                    ds.variables["ensemble_slot"][:].tolist()
+                    if "ensemble_slot" in ds.variables
+                    else range(len(generations))
+                )
                 self._ensemble = [
                     TrajectoryKey(s, g) for s, g in zip(slots, generations, strict=True)
                 ]
@@ -403,80 +451,69 @@ def _read_trajectory(ds: Any, roots: PathRoots) -> Trajectory:
 
 
 # ---------------------------------------------------------------------- iteration table
+_KEY_COLUMNS = ("killed_slot", "killed_generation", "parent_slot", "parent_generation")
+
+
 def _fill_iterations(ds: Any, records: Sequence[IterationRecord]) -> None:
+    """The iteration table: one row per iteration, kills as a CF contiguous ragged array."""
     if not records:
         return
     ds.createDimension("iteration", len(records))
+    if [r.index for r in records] != list(range(len(records))):
+        var = ds.createVariable("iteration", "i8", ("iteration",), fill_value=False)
+        var.long_name = "iteration number j"
+        var[:] = np.asarray([r.index for r in records], dtype=np.int64)
     columns: list[tuple[str, str, Any, dict[str, str]]] = [
-        ("iteration", "i8", [r.index for r in records], {"long_name": "iteration number j"}),
-        (
-            "level",
-            "f8",
-            [r.level for r in records],
-            {"long_name": "level z_j: the k-th smallest maximum score", "units": "1"},
-        ),
-        (
-            "weight",
-            "f8",
-            [r.weight for r in records],
-            {"long_name": "weight W_{j+1} = W_j (1 - l_j / N) after the iteration", "units": "1"},
-        ),
-        (
-            "killed_count",
-            "i8",
-            [len(r.killed) for r in records],
-            {"long_name": "number of trajectories killed l_j", "sample_dimension": "kill"},
-        ),
-    ]
+        ("level", "f8", [r.level for r in records],
+         {"long_name": "level z_j: the k-th smallest maximum score", "units": "1"}),
+        ("weight", "f8", [r.weight for r in records],
+         {"long_name": "weight W_{j+1} = W_j (1 - l_j / N) after the iteration", "units": "1"}),
+        ("killed_count", "i8", [len(r.killed) for r in records],
+         {"long_name": "number of trajectories killed l_j", "sample_dimension": "kill"}),
+    ]  # fmt: skip
     for name, dtype, values, attrs in columns:
         var = ds.createVariable(name, dtype, ("iteration",), fill_value=False)
         var.setncatts(attrs)
         var[:] = np.asarray(values, dtype=dtype)
-    killed = [k for r in records for k in r.killed]
-    parents = [k for r in records for k in r.parents]
-    if not killed:
+    rows = [
+        (killed.slot, killed.generation, parent.slot, parent.generation)
+        for r in records
+        for killed, parent in zip(r.killed, r.parents, strict=True)
+    ]
+    if not rows:
         return
-    ds.createDimension("kill", len(killed))
-    for name, keys, what in (
-        ("killed", killed, "killed trajectory"),
-        ("parent", parents, "parent of its clone"),
-    ):
-        for part in ("slot", "generation"):
-            var = ds.createVariable(f"{name}_{part}", "i8", ("kill",), fill_value=False)
-            var.long_name = f"{part} of each {what} (ragged by killed_count)"
-            var[:] = np.asarray([getattr(k, part) for k in keys], dtype=np.int64)
+    ds.createDimension("kill", len(rows))
+    ds.createDimension("key_column", len(_KEY_COLUMNS))
+    var = ds.createVariable("kills", "i8", ("kill", "key_column"), fill_value=False)
+    var.long_name = "killed trajectories and the parents of their clones, by iteration"
+    var.columns = " ".join(_KEY_COLUMNS)
+    var[:] = np.asarray(rows, dtype=np.int64)
 
 
 def _read_iterations(ds: Any) -> list[IterationRecord]:
     if "iteration" not in ds.dimensions:
         return []
-    index = ds.variables["iteration"][:].tolist()
+    size = len(ds.dimensions["iteration"])
+    index = (
+        ds.variables["iteration"][:].tolist() if "iteration" in ds.variables else list(range(size))
+    )
     level = ds.variables["level"][:].tolist()
     weight = ds.variables["weight"][:].tolist()
     count = ds.variables["killed_count"][:].tolist()
     total = sum(count)
-    columns = {}
-    for name in ("killed_slot", "killed_generation", "parent_slot", "parent_generation"):
-        columns[name] = ds.variables[name][:].tolist() if total else []
-        if len(columns[name]) != total:
-            msg = f"{name} holds {len(columns[name])} values, killed_count sums to {total}"
-            raise ValueError(msg)
-    killed = [
-        TrajectoryKey(s, g)
-        for s, g in zip(columns["killed_slot"], columns["killed_generation"], strict=True)
-    ]
-    parents = [
-        TrajectoryKey(s, g)
-        for s, g in zip(columns["parent_slot"], columns["parent_generation"], strict=True)
-    ]
+    rows = ds.variables["kills"][:].tolist() if total else []
+    if len(rows) != total or not len(index) == len(level) == len(weight) == size:
+        msg = f"the iteration table is inconsistent ({len(rows)} kills, killed_count {total})"
+        raise ValueError(msg)
     records, start = [], 0
     for j, lev, w, c in zip(index, level, weight, count, strict=True):
+        chunk = rows[start : start + c]
         records.append(
             IterationRecord(
                 index=j,
                 level=lev,
-                killed=tuple(killed[start : start + c]),
-                parents=tuple(parents[start : start + c]),
+                killed=tuple(TrajectoryKey(row[0], row[1]) for row in chunk),
+                parents=tuple(TrajectoryKey(row[2], row[3]) for row in chunk),
                 weight=w,
             )
         )
