@@ -10,8 +10,9 @@ from pytams.runners import DaskRunner
 from tests.runners.models import FaultyOU, tables
 
 
-def run_tams(config: dict[str, Any], runner: Any = None,
-             store: MemoryStore | None = None) -> tuple[TAMSResult, Database]:
+def run_tams(
+    config: dict[str, Any], runner: Any = None, store: MemoryStore | None = None
+) -> tuple[TAMSResult, Database]:
     """Run TAMS over FaultyOU with a memory store; return the result and the database."""
     store = store if store is not None else MemoryStore()
     result = TAMS(FaultyOU, load_config(config), runner=runner, store=store).run()

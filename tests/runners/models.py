@@ -70,18 +70,33 @@ class FaultyOU(ForwardModel[float, float]):
         return float(rng.standard_normal())
 
 
-def tables(*, n: int = 20, k: int = 2, seed: int = 11, runner: str = "serial", workers: int = 1,
-           retries: int = 0, model: dict[str, Any] | None = None,
-           dask: dict[str, Any] | None = None, end_time: float = 1.0, step_size: float = 0.05,
-           max_iterations: int | None = 30, resume: bool = False) -> dict[str, Any]:
+def tables(
+    *,
+    n: int = 20,
+    k: int = 2,
+    seed: int = 11,
+    runner: str = "serial",
+    workers: int = 1,
+    retries: int = 0,
+    model: dict[str, Any] | None = None,
+    dask: dict[str, Any] | None = None,
+    end_time: float = 1.0,
+    step_size: float = 0.05,
+    max_iterations: int | None = 30,
+    resume: bool = False,
+) -> dict[str, Any]:
     """A configuration mapping for a short TAMS run of `FaultyOU`."""
     tams: dict[str, Any] = {"ntrajectories": n, "kills_per_iteration": k, "seed": seed}
     if max_iterations is not None:
         tams["max_iterations"] = max_iterations
     out: dict[str, Any] = {
         "tams": tams,
-        "trajectory": {"end_time": end_time, "step_size": step_size, "target_score": 1.0,
-                       "store_state_every": 3},
+        "trajectory": {
+            "end_time": end_time,
+            "step_size": step_size,
+            "target_score": 1.0,
+            "store_state_every": 3,
+        },
         "runner": {"type": runner, "workers": workers, "retries": retries},
         "model": {"theta": 1.0, "sigma": 1.0, "barrier": 2.0, **(model or {})},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ def assert_same_run(got: tuple[TAMSResult, Database], want: tuple[TAMSResult, Da
     assert db.stored_keys() == ref_db.stored_keys()
 
 
-RUNNERS = {
+RUNNERS: dict[str, Callable[[], Any]] = {
     "serial": lambda: SerialRunner(),
     "asyncio-1": lambda: AsyncioRunner(workers=1),
     "asyncio-2": lambda: AsyncioRunner(workers=2),
@@ -51,20 +52,24 @@ def test_runner_type_from_the_configuration(kind: str, workers: int, serial_run:
 
 def test_address_backend_uses_a_running_scheduler(dask2: DaskRunner, serial_run: Any) -> None:
     address = dask2.cluster.scheduler_address
-    runner = DaskRunner(load_config(tables(runner="dask", dask={"backend": "address",
-                                                                "address": address})))
+    runner = DaskRunner(
+        load_config(tables(runner="dask", dask={"backend": "address", "address": address}))
+    )
     assert_same_run(run_tams(tables(), runner=runner), serial_run)
     assert dask2.client.status == "running"  # the cluster is not ours to close
 
 
 def test_a_model_loaded_from_a_file_reimports_in_workers(serial_run: Any) -> None:
     from pytams.core import TAMS, MemoryStore
-
     from tests.runners.models import MODELS_FILE
 
     store = MemoryStore()
-    result = TAMS(f"{MODELS_FILE}:FaultyOU", load_config(tables()),
-                  runner=AsyncioRunner(workers=2), store=store).run()
+    result = TAMS(
+        f"{MODELS_FILE}:FaultyOU",
+        load_config(tables()),
+        runner=AsyncioRunner(workers=2),
+        store=store,
+    ).run()
     assert result == serial_run[0]
     assert Database(store).ensemble == serial_run[1].ensemble
 
@@ -73,14 +78,21 @@ def context() -> RunContext:
     from pytams.core.loading import ModelSpec
 
     config = load_config(tables(model={"sleep": 0.002}))
-    return RunContext(model=ModelSpec(FaultyOU), model_params=dict(config.model),
-                      tables={}, trajectory=config.trajectory, seed=1)
+    return RunContext(
+        model=ModelSpec(FaultyOU),
+        model_params=dict(config.model),
+        tables={},
+        trajectory=config.trajectory,
+        seed=1,
+    )
 
 
 @pytest.mark.parametrize("name", ["asyncio-2", "dask-2"])
-def test_results_come_as_tasks_complete_and_closing_cancels_the_rest(name: str) -> None:
+def test_results_come_as_tasks_complete_and_closing_cancels_the_rest(
+    name: str, dask2: DaskRunner
+) -> None:
     tasks = [SegmentTask(key=TrajectoryKey(slot)) for slot in range(40)]
-    with RUNNERS[name]() as runner:
+    with dask2 if name == "dask-2" else RUNNERS[name]() as runner:
         results = runner.run(context(), tasks)
         first = next(results)
         assert first.task in tasks

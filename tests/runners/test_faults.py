@@ -18,7 +18,8 @@ from tests.runners.test_contract import assert_same_run
 
 @pytest.mark.parametrize("kind", ["asyncio", "dask"])
 def test_one_task_in_five_failing_completes_through_retries(
-        kind: str, tmp_path: Path, serial_run: Any, dask2: DaskRunner) -> None:
+    kind: str, tmp_path: Path, serial_run: Any, dask2: DaskRunner
+) -> None:
     runner = AsyncioRunner(workers=2, retries=1) if kind == "asyncio" else dask2
     if kind == "dask":
         runner.retries = 1
@@ -53,12 +54,12 @@ def test_a_dask_worker_killed_mid_run_does_not_change_the_result(serial_run: Any
         client.wait_for_workers(2, timeout=60)
         after = set(client.run(os.getpid).values())
     assert killed
-    assert killed[0] not in after and len(after) == 2  # the nanny started a new worker
+    assert killed[0] not in after
+    assert len(after) == 2
     assert_same_run((result, Database(store)), serial_run)
 
 
-def test_an_asyncio_pool_process_killed_mid_run_does_not_change_the_result(
-        serial_run: Any) -> None:
+def test_an_asyncio_pool_process_killed_mid_run_does_not_change_the_result(serial_run: Any) -> None:
     killed: list[int] = []
     runner = AsyncioRunner(workers=2)
 
@@ -81,7 +82,8 @@ def test_an_asyncio_pool_process_killed_mid_run_does_not_change_the_result(
 
 @pytest.mark.parametrize("kind", ["asyncio", "dask"])
 def test_an_always_failing_model_stops_with_runner_error_then_resumes(
-        kind: str, tmp_path: Path, serial_run: Any, dask2: DaskRunner) -> None:
+    kind: str, tmp_path: Path, serial_run: Any, dask2: DaskRunner
+) -> None:
     broken = tmp_path / "broken"
 
     def break_model(progress: Progress) -> None:
@@ -98,14 +100,19 @@ def test_an_always_failing_model_stops_with_runner_error_then_resumes(
         dask2.retries = 2
     try:
         with pytest.raises(RunnerError, match=r"failed 3 times .*resume") as info:
-            TAMS(FaultyOU, load_config(config), runner=runner, store=store,
-                 progress=break_model).run()
+            TAMS(
+                FaultyOU, load_config(config), runner=runner, store=store, progress=break_model
+            ).run()
         assert isinstance(info.value.__cause__, ModelError)
         assert "injected fault" in str(info.value)
         assert Database(store).pending is not None  # stopped inside iteration 3
         broken.unlink()  # the fault is fixed
-        resumed = TAMS(FaultyOU, load_config({**config, "database": {"resume": True}}),
-                       runner=runner, store=store).run()
+        resumed = TAMS(
+            FaultyOU,
+            load_config({**config, "database": {"resume": True}}),
+            runner=runner,
+            store=store,
+        ).run()
     finally:
         dask2.retries = 0
     assert_same_run((resumed, Database(store)), serial_run)
@@ -123,11 +130,12 @@ def test_ctrl_c_shuts_the_runner_down_and_the_run_resumes(kind: str, serial_run:
     runner: Any = AsyncioRunner(workers=2) if kind == "asyncio" else DaskRunner(workers=1)
     store = MemoryStore()
     with pytest.raises(KeyboardInterrupt):
-        TAMS(FaultyOU, load_config(tables()), runner=runner, store=store,
-             progress=interrupt).run()
+        TAMS(FaultyOU, load_config(tables()), runner=runner, store=store, progress=interrupt).run()
     if kind == "asyncio":
-        assert runner._pool is None and runner._loop is None
+        assert runner._pool is None
+        assert runner._loop is None
     else:
-        assert runner.cluster is None and runner.client is None
+        assert runner.cluster is None
+        assert runner.client is None
     resumed = TAMS(FaultyOU, load_config(tables(resume=True)), runner=runner, store=store).run()
     assert_same_run((resumed, Database(store)), serial_run)

@@ -41,35 +41,53 @@ def test_every_dask_key_reaches_the_job_script(tmp_path: object) -> None:
     path.write_text(TOML)
     config = load_config(path)
     runner = DaskRunner(config)
-    assert runner.backend == "slurm" and runner.workers == 4
+    assert runner.backend == "slurm"
+    assert runner.workers == 4
     with make_slurm_cluster(config.dask) as cluster:
         script = cluster.job_script()
     lines = script.splitlines()
     assert lines[0] == "#!/usr/bin/env bash"
-    for directive in ("#SBATCH -J tamsworker", "#SBATCH -p gpu-long", "#SBATCH -A climate42",
-                      "#SBATCH -n 1", "#SBATCH --cpus-per-task=3", "#SBATCH --mem=7G",
-                      "#SBATCH -t 12:34:56", "#SBATCH --exclusive",
-                      "#SBATCH --constraint=haswell"):
+    for directive in (
+        "#SBATCH -J tamsworker",
+        "#SBATCH -p gpu-long",
+        "#SBATCH -A climate42",
+        "#SBATCH -n 1",
+        "#SBATCH --cpus-per-task=3",
+        "#SBATCH --mem=7G",
+        "#SBATCH -t 12:34:56",
+        "#SBATCH --exclusive",
+        "#SBATCH --constraint=haswell",
+    ):
         assert directive in lines, (directive, script)
     assert "module load python/3.11" in lines
     assert "export OMP_NUM_THREADS=1" in lines
     command = lines[-1]
-    assert command.startswith("/opt/venv/bin/python -m distributed.cli.dask_worker tcp://127.0.0.1:")
-    assert "--nthreads 3" in command and "--memory-limit 6.52GiB" in command
+    assert command.startswith(
+        "/opt/venv/bin/python -m distributed.cli.dask_worker tcp://127.0.0.1:"
+    )
+    assert "--nthreads 3" in command
+    assert "--memory-limit 6.52GiB" in command
     assert "--lifetime 55m --lifetime-stagger 4m" in command
     # nothing of the original implementation's hard-coded values
-    assert "144GB" not in script and "ib0" not in script
+    assert "144GB" not in script
+    assert "ib0" not in script
 
 
 def test_a_named_dask_jobqueue_profile_supplies_the_values() -> None:
     # a profile as a site's jobqueue.yaml holds it: the slurm defaults with the site's values
     profile = dict(dask.config.get("jobqueue.slurm"))
-    profile |= {"cores": 2, "memory": "3GB", "processes": 1, "queue": "fromprofile",
-               "walltime": "00:07:00", "interface": "lo", "job-extra-directives": ["--qos=low"]}
-    with dask.config.set({"jobqueue.mycluster": profile}):
-        with make_slurm_cluster({"backend": "slurm", "config_name": "mycluster",
-                                 "account": "given"}) as cluster:
-            script = cluster.job_script()
+    profile |= {
+        "cores": 2,
+        "memory": "3GB",
+        "processes": 1,
+        "queue": "fromprofile",
+        "walltime": "00:07:00",
+        "interface": "lo",
+        "job-extra-directives": ["--qos=low"],
+    }
+    table = {"backend": "slurm", "config_name": "mycluster", "account": "given"}
+    with dask.config.set({"jobqueue.mycluster": profile}), make_slurm_cluster(table) as cluster:
+        script = cluster.job_script()
     assert "#SBATCH -p fromprofile" in script
     assert "#SBATCH -t 00:07:00" in script
     assert "#SBATCH --qos=low" in script
@@ -78,14 +96,16 @@ def test_a_named_dask_jobqueue_profile_supplies_the_values() -> None:
 
 
 def test_unknown_slurm_keyword_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="SLURMCluster rejected .*queue_name"):
+    with pytest.raises(ConfigError, match=r"SLURMCluster rejected .*queue_name"):
         make_slurm_cluster({"cores": 1, "memory": "1GB", "queue_name": "debug"})
 
 
 def test_backend_checks() -> None:
     assert split_dask_table({}) == ("local", {})
     assert split_dask_table({"backend": "address", "address": "tcp://h:1"}) == (
-        "address", {"address": "tcp://h:1"})
+        "address",
+        {"address": "tcp://h:1"},
+    )
     with pytest.raises(ConfigError, match="not a dask backend"):
         split_dask_table({"backend": "pbs"})
     with pytest.raises(ConfigError, match="needs the scheduler's address"):

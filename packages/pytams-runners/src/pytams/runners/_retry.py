@@ -27,8 +27,14 @@ class Attempts:
         self._failed[task.key] = count
         if count > self.retries:
             raise give_up(task, count, exc) from exc
-        _logger.warning("retrying trajectory %s (attempt %d of %d): %s: %s", task.key,
-                        count + 1, self.retries + 1, type(exc).__name__, exc)
+        _logger.warning(
+            "retrying trajectory %s (attempt %d of %d): %s: %s",
+            task.key,
+            count + 1,
+            self.retries + 1,
+            type(exc).__name__,
+            exc,
+        )
 
 
 def give_up(task: SegmentTask, attempts: int, exc: BaseException) -> RunnerError:

@@ -46,10 +46,12 @@ class AsyncioRunner:
         workers: int | None = None,
         retries: int | None = None,
     ) -> None:
-        self.workers = workers if workers is not None else (
-            config.runner.workers if config is not None else 1)
-        self.retries = retries if retries is not None else (
-            config.runner.retries if config is not None else 0)
+        self.workers = (
+            workers if workers is not None else (config.runner.workers if config is not None else 1)
+        )
+        self.retries = (
+            retries if retries is not None else (config.runner.retries if config is not None else 0)
+        )
         if self.workers < 1:
             msg = f"AsyncioRunner(workers={self.workers}): needs at least one worker"
             raise RunnerError(msg)
@@ -65,8 +67,7 @@ class AsyncioRunner:
         self._depth += 1
         if self._depth == 1:
             loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="pytams-asyncio",
-                                      daemon=True)
+            thread = threading.Thread(target=loop.run_forever, name="pytams-asyncio", daemon=True)
             thread.start()
             self._loop, self._thread = loop, thread
             self._pool = self._new_pool()
@@ -91,8 +92,9 @@ class AsyncioRunner:
         self._loop = self._thread = None
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers,
-                                      mp_context=multiprocessing.get_context("spawn"))
+        return cf.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+        )
 
     def _shutdown_pool(self, *, kill: bool) -> None:
         pool, self._pool = self._pool, None
@@ -126,8 +128,10 @@ class AsyncioRunner:
             raise RunnerError(msg)
         attempts = Attempts(self.retries)
         rebuilds = [0]
-        futures = {asyncio.run_coroutine_threadsafe(self._one(context, task, attempts, rebuilds),
-                                                    loop) for task in tasks}
+        futures = {
+            asyncio.run_coroutine_threadsafe(self._one(context, task, attempts, rebuilds), loop)
+            for task in tasks
+        }
         try:
             pending = futures
             while pending:
@@ -138,8 +142,9 @@ class AsyncioRunner:
             for future in futures:
                 future.cancel()
 
-    async def _one(self, context: RunContext, task: SegmentTask, attempts: Attempts,
-                   rebuilds: list[int]) -> SegmentResult:
+    async def _one(
+        self, context: RunContext, task: SegmentTask, attempts: Attempts, rebuilds: list[int]
+    ) -> SegmentResult:
         """One task, retried on failure."""
         loop = asyncio.get_running_loop()
         while True:
@@ -153,9 +158,14 @@ class AsyncioRunner:
                 if self._pool is pool:
                     rebuilds[0] += 1
                     if rebuilds[0] > MAX_POOL_REBUILDS:
-                        msg = (f"worker processes died {rebuilds[0]} times in one phase; "
-                               f"last while running trajectory {task.key}. Fix: check the "
-                               "model's memory use and native code (a crash kills the worker)")
+                        msg = (
+                            f"worker processes died {rebuilds[0]} times in one phase; "
+                            f"last while running trajectory {task.key}. Fix: check the "
+                            "model's memory use and native code (a crash kills the "
+                            "worker), and that a script starting the run guards it with "
+                            "if __name__ == '__main__': (workers are spawned and "
+                            "re-import the main script)"
+                        )
                         raise RunnerError(msg) from exc
                     self._replace_pool(pool)
             except Exception as exc:  # the model's ModelError, or the task failed to travel

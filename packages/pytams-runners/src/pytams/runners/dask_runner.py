@@ -42,22 +42,29 @@ def split_dask_table(table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     kwargs = {key: _plain(value) for key, value in table.items()}
     backend = kwargs.pop("backend", "local")
     if backend not in BACKENDS:
-        msg = (f"[dask] backend = {backend!r} is not a dask backend; fix: one of "
-               + ", ".join(repr(b) for b in BACKENDS))
+        msg = f"[dask] backend = {backend!r} is not a dask backend; fix: one of " + ", ".join(
+            repr(b) for b in BACKENDS
+        )
         raise ConfigError(msg)
     if backend == "address":
         if "address" not in kwargs:
-            msg = ('[dask] backend = "address" needs the scheduler\'s address; fix: add '
-                   'address = "tcp://host:8786"')
+            msg = (
+                '[dask] backend = "address" needs the scheduler\'s address; fix: add '
+                'address = "tcp://host:8786"'
+            )
             raise ConfigError(msg)
         extra = sorted(set(kwargs) - {"address"})
         if extra:
-            msg = (f"[dask] {', '.join(extra)}: no effect with backend = \"address\" (the "
-                   "cluster is already running); fix: remove them")
+            msg = (
+                f'[dask] {", ".join(extra)}: no effect with backend = "address" (the '
+                "cluster is already running); fix: remove them"
+            )
             raise ConfigError(msg)
     elif "address" in kwargs:
-        msg = (f'[dask] address is only read with backend = "address" (backend is {backend!r}); '
-               'fix: set backend = "address" or remove address')
+        msg = (
+            f'[dask] address is only read with backend = "address" (backend is {backend!r}); '
+            'fix: set backend = "address" or remove address'
+        )
         raise ConfigError(msg)
     return backend, kwargs
 
@@ -71,17 +78,19 @@ def make_slurm_cluster(table: Mapping[str, Any]) -> Any:
     Raises:
         ConfigError: When SLURMCluster rejects a keyword or misses a value.
     """
-    from dask_jobqueue import SLURMCluster
+    from dask_jobqueue.slurm import SLURMCluster
 
     kwargs = {k: _plain(v) for k, v in table.items() if k != "backend"}
     try:
         return SLURMCluster(**kwargs)
     except (TypeError, ValueError) as exc:
-        msg = (f"[dask] (backend = \"slurm\"): dask-jobqueue's SLURMCluster rejected "
-               f"{sorted(kwargs)}: {exc}. Fix: use SLURMCluster's keyword names "
-               "(queue, account, cores, memory, processes, walltime, job_extra_directives, "
-               "job_script_prologue, interface, python, ...) or a named profile "
-               "(config_name) from dask-jobqueue's configuration")
+        msg = (
+            f'[dask] (backend = "slurm"): dask-jobqueue\'s SLURMCluster rejected '
+            f"{sorted(kwargs)}: {exc}. Fix: use SLURMCluster's keyword names "
+            "(queue, account, cores, memory, processes, walltime, job_extra_directives, "
+            "job_script_prologue, interface, python, ...) or a named profile "
+            "(config_name) from dask-jobqueue's configuration"
+        )
         raise ConfigError(msg) from exc
 
 
@@ -108,10 +117,12 @@ class DaskRunner:
         retries: int | None = None,
         dask: Mapping[str, Any] | None = None,
     ) -> None:
-        self.workers = workers if workers is not None else (
-            config.runner.workers if config is not None else 1)
-        self.retries = retries if retries is not None else (
-            config.runner.retries if config is not None else 0)
+        self.workers = (
+            workers if workers is not None else (config.runner.workers if config is not None else 1)
+        )
+        self.retries = (
+            retries if retries is not None else (config.runner.retries if config is not None else 0)
+        )
         table = dask if dask is not None else (config.dask if config is not None else {})
         self.backend, self.cluster_kwargs = split_dask_table(table)
         self.cluster: Any = None
@@ -146,33 +157,44 @@ class DaskRunner:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - a dependency of this package
-            msg = "[runner] type = \"dask\" needs distributed: pip install pytams-runners"
+            msg = '[runner] type = "dask" needs distributed: pip install pytams-runners'
             raise MissingComponentError(msg) from exc
         if self.backend == "address":
             address = self.cluster_kwargs["address"]
             try:
-                self.client = Client(address)
+                self.client = Client(address)  # type: ignore[no-untyped-call]
             except OSError as exc:
-                msg = (f"[dask] address = {address!r}: no dask scheduler answers there ({exc}); "
-                       "fix: start one (dask scheduler) or correct the address")
+                msg = (
+                    f"[dask] address = {address!r}: no dask scheduler answers there ({exc}); "
+                    "fix: start one (dask scheduler) or correct the address"
+                )
                 raise RunnerError(msg) from exc
             return
         if self.backend == "slurm":
             self.cluster = make_slurm_cluster(self.cluster_kwargs)
             self.cluster.adapt(minimum=self.workers, maximum=self.workers)
-            _logger.info("Slurm cluster: %d workers requested; job script:\n%s",
-                         self.workers, self.cluster.job_script())
+            _logger.info(
+                "Slurm cluster: %d workers requested; job script:\n%s",
+                self.workers,
+                self.cluster.job_script(),
+            )
         else:
-            kwargs: dict[str, Any] = {"n_workers": self.workers, "threads_per_worker": 1,
-                                      "processes": True, "dashboard_address": ":0"}
+            kwargs: dict[str, Any] = {
+                "n_workers": self.workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": ":0",
+            }
             kwargs.update(self.cluster_kwargs)
             try:
-                self.cluster = LocalCluster(**kwargs)
+                self.cluster = LocalCluster(**kwargs)  # type: ignore[no-untyped-call]
             except TypeError as exc:
-                msg = (f"[dask] (backend = \"local\"): LocalCluster rejected {sorted(kwargs)}: "
-                       f"{exc}; fix: use LocalCluster's keyword names")
+                msg = (
+                    f'[dask] (backend = "local"): LocalCluster rejected {sorted(kwargs)}: '
+                    f"{exc}; fix: use LocalCluster's keyword names"
+                )
                 raise ConfigError(msg) from exc
-        self.client = Client(self.cluster)
+        self.client = Client(self.cluster)  # type: ignore[no-untyped-call]
 
     def _stop(self) -> None:
         client, cluster = self.client, self.cluster
@@ -206,12 +228,17 @@ class DaskRunner:
         task_of: dict[Any, SegmentTask] = {}
 
         def submit(task: SegmentTask) -> Any:
-            future = client.submit(run_segment, context, task, pure=False,
-                                   key=f"pytams-{task.key}-{uuid.uuid4().hex[:12]}")
+            future = client.submit(
+                run_segment,
+                context,
+                task,
+                pure=False,
+                key=f"pytams-{task.key}-{uuid.uuid4().hex[:12]}",
+            )
             task_of[future] = task
             return future
 
-        completed = as_completed([submit(task) for task in tasks])
+        completed = as_completed([submit(task) for task in tasks])  # type: ignore[no-untyped-call]
         try:
             for future in completed:
                 task = task_of.pop(future)
@@ -220,11 +247,14 @@ class DaskRunner:
                     future.release()
                     yield result
                     continue
-                exc = (future.exception() if future.status == "error"
-                       else RunnerError(f"dask cancelled the task of trajectory {task.key}"))
+                exc = (
+                    future.exception()
+                    if future.status == "error"
+                    else RunnerError(f"dask cancelled the task of trajectory {task.key}")
+                )
                 future.release()
                 attempts.failed(task, exc)
-                completed.add(submit(task))
+                completed.add(submit(task))  # type: ignore[no-untyped-call]
         finally:
             if task_of:
                 client.cancel(list(task_of))

@@ -1,0 +1,144 @@
+"""Runner benchmark: per-task overhead, and the speedup of 2 workers over 1 (asyncio, dask).
+
+Prints, measured in this run:
+- the overhead per task in microseconds: wall time per task of trivial one-step tasks through
+  each runner (1 worker, pool or cluster already started) minus the serial runner's;
+- a TAMS run of a model costing about 2 ms per step (busy work) with the serial runner and
+  with asyncio and dask at 1 and 2 workers, the speedup of 2 workers over 1 for each (target
+  1.7x on 2 free cores), and a check that every run gave the serial result.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pytams.core import TAMS, ForwardModel, MemoryStore, SerialRunner, load_config
+from pytams.core.loading import load_model_class
+from pytams.core.segment import RunContext, SegmentTask
+from pytams.core.trajectory import TrajectoryKey
+from pytams.runners import AsyncioRunner, DaskRunner
+
+STEP_COST = 0.002  # seconds of CPU work per model step
+OVERHEAD_TASKS = 400
+
+
+class BusyOU(ForwardModel[float, float]):
+    """Ornstein-Uhlenbeck with ``cost`` seconds of busy work per step."""
+
+    def _setup(self, params: dict[str, Any]) -> None:
+        self.cost = float(params.get("cost", 0.0))
+        self.x = 0.0
+
+    def _advance(self, dt: float, noise: float) -> float:
+        until = time.thread_time() + self.cost  # CPU time: a real model's work
+        while time.thread_time() < until:
+            pass
+        self.x += -self.x * dt + math.sqrt(dt) * noise
+        return dt
+
+    def _get_state(self) -> float:
+        return self.x
+
+    def _set_state(self, state: float) -> None:
+        self.x = state
+
+    def _score(self) -> float:
+        return self.x / 2.0
+
+    def _make_noise(self, rng: np.random.Generator) -> float:
+        return float(rng.standard_normal())
+
+
+def config(cost: float, *, end_time: float = 1.0) -> Any:
+    return load_config(
+        {
+            "tams": {"ntrajectories": 24, "kills_per_iteration": 4, "seed": 5, "max_iterations": 8},
+            "trajectory": {"end_time": end_time, "step_size": 0.025, "target_score": 1.0},
+            "model": {"cost": cost},
+        }
+    )
+
+
+def overhead(runner: Any, context: RunContext) -> float:
+    """Seconds per trivial task through ``runner`` (already entered)."""
+    tasks = [SegmentTask(key=TrajectoryKey(slot)) for slot in range(OVERHEAD_TASKS)]
+    list(runner.run(context, tasks[:20]))  # warm up (worker imports)
+    started = time.perf_counter()
+    done = sum(1 for _ in runner.run(context, tasks))
+    assert done == OVERHEAD_TASKS
+    return (time.perf_counter() - started) / OVERHEAD_TASKS
+
+
+def main() -> None:
+    reference = f"{os.path.abspath(__file__)}:BusyOU"  # workers re-import this file
+    spec_cls = load_model_class(reference)
+    from pytams.core.loading import ModelSpec
+
+    trivial = config(0.0, end_time=0.025)
+    context = RunContext(
+        model=ModelSpec(spec_cls, reference),
+        model_params={},
+        tables={},
+        trajectory=trivial.trajectory,
+        seed=1,
+    )
+    print(f"runner benchmark ({os.cpu_count()} cores)")
+    factories: dict[str, Callable[[int], Any]] = {
+        "serial": lambda w: SerialRunner(),
+        "asyncio": lambda w: AsyncioRunner(workers=w),
+        "dask": lambda w: DaskRunner(workers=w),
+    }
+
+    base = 0.0
+    for name in ("serial", "asyncio", "dask"):
+        started = time.perf_counter()
+        with factories[name](1) as runner:
+            startup = time.perf_counter() - started
+            per_task = overhead(runner, context)
+        if name == "serial":
+            base = per_task
+            print(f"  per task, serial (a 1-step task itself): {per_task * 1e6:9.1f} us")
+        else:
+            print(
+                f"  per-task overhead, {name:7s} 1 worker: {(per_task - base) * 1e6:9.1f} us "
+                f"(startup {startup:.2f} s)"
+            )
+
+    costly = config(STEP_COST)
+    times: dict[tuple[str, int], float] = {}
+    results = {}
+    for name, workers in (("serial", 1), ("asyncio", 1), ("asyncio", 2), ("dask", 1), ("dask", 2)):
+        with factories[name](workers) as runner:
+            started = time.perf_counter()
+            results[name, workers] = TAMS(
+                reference, costly, runner=runner, store=MemoryStore()
+            ).run()
+            times[name, workers] = time.perf_counter() - started
+    serial = results["serial", 1]
+    steps = serial.model_steps
+    print(
+        f"  TAMS run, {steps} model steps of {STEP_COST * 1e3:.0f} ms "
+        f"(N = 24, k = 4, {serial.iterations} iterations):"
+    )
+    print(f"    serial             {times['serial', 1]:6.2f} s")
+    for name in ("asyncio", "dask"):
+        one, two = times[name, 1], times[name, 2]
+        print(
+            f"    {name:7s} 1 worker   {one:6.2f} s   2 workers {two:6.2f} s   "
+            f"speedup 2/1 {one / two:4.2f}x (target 1.7x)   vs serial "
+            f"{times['serial', 1] / two:4.2f}x"
+        )
+    same = all(result == serial for result in results.values())
+    print(f"  every runner gave the serial result: {same}")
+    if not same:
+        raise SystemExit("a parallel runner changed the result")
+
+
+if __name__ == "__main__":
+    main()
