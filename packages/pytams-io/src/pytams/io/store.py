@@ -270,7 +270,7 @@ class NetCDFStore:
             for p in self.path.iterdir()
             if not (p.name == TRAJECTORY_DIR and p.is_dir()) and not is_temp(p)
         ]
-        if self.trajectory_dir.is_dir() and self.trajectory_keys():
+        if not self.read_only and self.trajectory_dir.is_dir() and self.trajectory_keys():
             msg = (
                 f"{self.path} holds trajectory files but no {MAIN_FILE}: it is not a "
                 "complete pytams database (was tams.nc deleted?); restore tams.nc, or move "

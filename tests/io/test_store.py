@@ -1,0 +1,293 @@
+"""NetCDFStore: the Store contract (shared with MemoryStore), bit-for-bit round trips, layout."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hypothesis.extra.numpy as hnp
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytams.core import IterationRecord, MemoryStore, Store, Trajectory, TrajectoryKey
+from pytams.core.errors import StorageError
+from pytams.io import NetCDFStore
+
+ROOT_TOKEN = "@@ROOT@@"
+K = TrajectoryKey
+
+
+def reopen(store: Store) -> Store:
+    """The same store read back from disk (a netCDF store), or itself (memory)."""
+    if isinstance(store, NetCDFStore):
+        store.flush()
+        return NetCDFStore(store.path, read_only=True)
+    return store
+
+
+@pytest.fixture(params=["memory", "netcdf"])
+def create_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """The contract's hook: a fresh empty store of each implementation."""
+
+    def create() -> Store:
+        if request.param == "memory":
+            return MemoryStore()
+        return NetCDFStore(tmp_path / "run.tams")
+
+    return create
+
+
+def trajectory(key: TrajectoryKey, n: int = 4, **fields: Any) -> Trajectory:
+    base: dict[str, Any] = {
+        "times": [0.1 * i for i in range(n)],
+        "scores": [0.05 * i for i in range(n)],
+        "noises": [None, *[float(i) for i in range(1, n)]],
+        "states": [float(i) for i in range(n)],
+    }
+    return Trajectory(key=key, **{**base, **fields})
+
+
+def record(
+    index: int, killed: list[TrajectoryKey], parents: list[TrajectoryKey]
+) -> IterationRecord:
+    return IterationRecord(
+        index=index,
+        level=0.25 + index,
+        killed=tuple(killed),
+        parents=tuple(parents),
+        weight=0.5 ** (index + 1),
+    )
+
+
+# ---------------------------------------------------------------------- the Store contract
+def test_a_new_store_is_empty(create_store: Callable[[], Store]) -> None:
+    store = create_store()
+    assert isinstance(store, Store)
+    assert store.read_metadata() is None
+    assert store.read_iterations() == []
+    assert store.read_ensemble() is None
+    assert store.trajectory_keys() == []
+    assert not store.has_trajectory(K(0))
+
+
+def test_metadata_round_trip(create_store: Callable[[], Store]) -> None:
+    store = create_store()
+    metadata = {
+        "config": {
+            "tams": {"ntrajectories": 3, "walltime": 1.5},
+            "model": {"script": (0.0, 0.1), "nested": {"x": [1, 2]}, "name": "é"},
+        },
+        "seed": 2**100 + 7,
+        "repeat": 0,
+        "model": "m:M",
+        "format_version": 1,
+    }
+    store.write_metadata(metadata)
+    for view in (store, reopen(store)):
+        assert view.read_metadata() == metadata
+        assert view.read_metadata()["config"]["model"]["script"] == (0.0, 0.1)  # a tuple
+
+
+def test_trajectories_iterations_and_ensemble(create_store: Callable[[], Store]) -> None:
+    store = create_store()
+    store.write_metadata({"seed": 1})
+    first = [trajectory(K(slot)) for slot in range(3)]
+    for t in first:
+        store.write_trajectory(t)
+    store.write_ensemble([t.key for t in first])
+    rec = record(0, [K(0), K(2)], [K(1), K(1)])
+    store.append_iteration(rec)
+    clone = trajectory(K(0, 1), parent=K(1), branch_index=2, converged=True, model_steps=7)
+    store.write_trajectory(clone)
+    for view in (store, reopen(store)):
+        assert view.read_iterations() == [rec]
+        assert view.read_ensemble() == [K(0), K(1), K(2)]
+        assert view.trajectory_keys() == [K(0), K(0, 1), K(1), K(2)]
+        assert view.has_trajectory(K(0, 1))
+        assert not view.has_trajectory(K(2, 1))
+        assert view.read_trajectory(K(0, 1)) == clone
+        assert view.read_trajectory(K(2)) == first[2]
+    store.write_ensemble([K(0, 1), K(1), K(2)])
+    store.append_iteration(record(1, [K(2)], [K(0, 1)]))
+    assert reopen(store).read_ensemble() == [K(0, 1), K(1), K(2)]
+    assert [r.index for r in reopen(store).read_iterations()] == [0, 1]
+
+
+def test_clear_deletes_everything(create_store: Callable[[], Store]) -> None:
+    store = create_store()
+    store.write_metadata({"seed": 1})
+    store.write_trajectory(trajectory(K(0)))
+    store.write_ensemble([K(0)])
+    store.append_iteration(record(0, [K(0)], [K(0)]))
+    store.clear()
+    for view in (store, reopen(store)):
+        assert view.read_metadata() is None
+        assert view.trajectory_keys() == []
+        assert view.read_iterations() == []
+        assert view.read_ensemble() is None
+
+
+# ---------------------------------------------------------------------- netCDF specifics
+def test_a_database_is_a_directory_of_netcdf_files(tmp_path: Path) -> None:
+    import netCDF4
+
+    store = NetCDFStore(tmp_path / "run.tams")
+    assert not (tmp_path / "run.tams").exists()  # nothing written before the first write
+    store.write_metadata({"seed": 3, "model": "m:M"})
+    store.write_trajectory(trajectory(K(5, 2), parent=K(1, 1), branch_index=1))
+    store.flush()
+    names = sorted(p.name for p in (tmp_path / "run.tams").rglob("*"))
+    assert names == ["000005-00002.nc", "tams.nc", "trajectories"]
+    with netCDF4.Dataset(tmp_path / "run.tams" / "trajectories" / "000005-00002.nc") as ds:
+        assert ds.Conventions.startswith("CF-")
+        assert ds["time"].units == "1"
+        assert ds["time"].standard_name == "time"
+        assert ds["score"].long_name
+        assert ds.pytams_parent == "000001-00001"
+    with netCDF4.Dataset(tmp_path / "run.tams" / "tams.nc") as ds:
+        assert ds.pytams_model == "m:M"
+        assert ds.pytams_seed == "3"
+        assert "pytams-io" in ds.pytams_versions
+        assert int(ds.pytams_format_version) == 1
+
+
+def test_sparse_states_take_only_their_room(tmp_path: Path) -> None:
+    store = NetCDFStore(tmp_path / "run.tams")
+    states = [np.arange(1000.0) + i if i % 10 == 0 else None for i in range(101)]
+    t = trajectory(K(0), n=101, states=states)
+    store.write_trajectory(t)
+    back = reopen(store).read_trajectory(K(0))
+    assert back == t
+    size = store.trajectory_file(K(0)).stat().st_size
+    assert size < 1.2 * 11 * 8000 + 4096
+
+
+def test_a_state_path_inside_the_database_follows_it_when_moved(tmp_path: Path) -> None:
+    root = tmp_path / "run.tams"
+    store = NetCDFStore(root)
+    inside = str(root / "states" / "a.bin")
+    outside = "/data/elsewhere/b.bin"
+    store.write_trajectory(trajectory(K(0), n=3, states=[inside, None, outside]))
+    store.flush()
+    shutil.move(root, tmp_path / "moved.tams")
+    back = NetCDFStore(tmp_path / "moved.tams", read_only=True).read_trajectory(K(0))
+    assert back.states == [str(tmp_path / "moved.tams" / "states" / "a.bin"), None, outside]
+
+
+def test_other_state_types_round_trip(tmp_path: Path) -> None:
+    store = NetCDFStore(tmp_path / "run.tams")
+    columns: list[list[Any]] = [
+        [(1, "a"), {"b": 2}, None],  # picklable objects
+        [np.float32(1.5), np.float32(-0.0), np.float32(2.5)],  # numpy scalars
+        [np.array([True, False]), np.array([False, False]), None],  # bool arrays
+        [np.arange(3, dtype=">f8"), np.arange(3, dtype=">f8"), None],  # big-endian
+        [Path("/x/y"), Path("z"), None],  # pathlib paths
+        [3, -(2**63), 2**63 - 1],  # Python ints
+        [2**70, 1, None],  # too big for int64: pickled
+        [np.zeros((2, 0)), np.zeros((2, 0)), None],  # empty arrays: pickled
+        [np.array([1 + 2j]), np.array([3j]), None],  # complex: pickled
+    ]
+    for slot, states in enumerate(columns):
+        store.write_trajectory(trajectory(K(slot), n=3, states=states, noises=[None, *states[:2]]))
+    view = reopen(store)
+    for slot, states in enumerate(columns):
+        back = view.read_trajectory(K(slot))
+        assert back == trajectory(K(slot), n=3, states=states, noises=[None, *states[:2]])
+        assert [type(s) for s in back.states] == [type(s) for s in states]
+
+
+def test_a_read_only_store_refuses_writes(tmp_path: Path) -> None:
+    NetCDFStore(tmp_path / "run.tams").write_metadata({"seed": 1})
+    store = NetCDFStore(tmp_path / "run.tams", read_only=True)
+    with pytest.raises(StorageError, match="read-only"):
+        store.write_trajectory(trajectory(K(0)))
+    with pytest.raises(StorageError, match="read-only"):
+        store.clear()
+
+
+def test_an_interrupted_clear_is_finished_by_the_next_writer(tmp_path: Path) -> None:
+    store = NetCDFStore(tmp_path / "run.tams")
+    store.write_metadata({"seed": 1})
+    store.write_trajectory(trajectory(K(0)))
+    store.flush()
+    stale = store.trajectory_file(K(0))
+    # what clear() leaves when killed between its two steps: tams.nc marked, files still there
+    store._clearing = True
+    store._metadata_json = None
+    store._write_main()
+    store.flush()
+    assert stale.exists()
+    assert NetCDFStore(tmp_path / "run.tams", read_only=True).trajectory_keys() == [K(0)]
+    NetCDFStore(tmp_path / "run.tams")  # a writer finishes the overwrite
+    assert not stale.exists()
+
+
+# ---------------------------------------------------------------------- Hypothesis round trip
+FLOATS = {np.float64: st.floats(width=64), np.float32: st.floats(width=32)}
+INTS = st.integers(-(2**63), 2**63 - 1)
+PATH_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=30,
+)
+
+
+@st.composite
+def state_columns(draw: st.DrawFn, n: int) -> list[Any]:
+    """A state column of n snapshots: arrays of one shape and dtype, or path strings."""
+    if draw(st.booleans()):
+        shape = draw(st.sampled_from([(), (3,), (4, 5)]))
+        dtype = draw(st.sampled_from([np.float64, np.float32, np.int64]))
+        elements = INTS if dtype is np.int64 else FLOATS[dtype]
+        value: st.SearchStrategy[Any] = hnp.arrays(dtype, shape, elements=elements)
+    else:
+        value = st.one_of(PATH_TEXT, PATH_TEXT.map(lambda t: f"{ROOT_TOKEN}/{t}"))
+    return [draw(st.one_of(st.none(), value)) for _ in range(n)]
+
+
+@st.composite
+def trajectories(draw: st.DrawFn) -> Trajectory:
+    n = draw(st.integers(1, 8))
+    finite = st.floats(allow_nan=False, width=64)
+    noise = st.one_of(finite, hnp.arrays(np.float64, (2,), elements=st.floats(width=64)))
+    noise_column = [None, *[draw(noise) for _ in range(n - 1)]]
+    if len({type(v) for v in noise_column[1:]}) > 1:
+        noise_column = [None, *[float(i) for i in range(1, n)]]
+    clone = draw(st.booleans())
+    return Trajectory(
+        key=K(draw(st.integers(0, 10**6)), draw(st.integers(0, 10**4))),
+        parent=K(draw(st.integers(0, 99)), 0) if clone else None,
+        branch_index=draw(st.integers(0, 50)) if clone else None,
+        times=draw(st.lists(finite, min_size=n, max_size=n)),
+        scores=draw(st.lists(finite, min_size=n, max_size=n)),
+        noises=noise_column,
+        states=draw(state_columns(n)),
+        converged=draw(st.booleans()),
+        model_steps=draw(st.integers(0, 2**62)),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trajectories())
+def test_trajectories_round_trip_bit_for_bit(written: Trajectory) -> None:
+    root = Path(tempfile.mkdtemp(prefix="pytams-io-")) / "run.tams"
+    try:
+        written.states = [
+            s.replace(ROOT_TOKEN, str(root)) if isinstance(s, str) else s for s in written.states
+        ]
+        store = NetCDFStore(root)
+        store.write_trajectory(written)
+        back = reopen(store).read_trajectory(written.key)
+        assert back == written  # bitwise on arrays: shape, dtype and bytes
+        for a, b in zip(written.states, back.states, strict=True):
+            assert type(a) is type(b)
+            if isinstance(a, np.ndarray):
+                assert a.tobytes() == b.tobytes()
+                assert (a.shape, a.dtype) == (b.shape, b.dtype)
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
