@@ -2,6 +2,12 @@
 
 Brownian motion stepped by Euler (the model of examples/brownian): TAMS must reproduce the
 exact probability of the discrete-time chain, `p_euler` of tests/data/brownian.csv.
+
+The means use the model's time-aware score (level sets of the committor): with the static score
+x / b the estimator is unbiased too, but so heavy-tailed at p = 4e-7 (many runs end in
+extinction, p_hat = 0) that 60 runs cannot resolve its mean (measured: z = -3.7 over 60 runs,
+-2.7 over 200). The single-run interval's coverage is measured with the static score, the
+harder case for an error bar.
 """
 
 from __future__ import annotations
@@ -25,16 +31,28 @@ def reference(mu: float, barrier: float) -> dict[str, float]:
     raise KeyError((mu, barrier))
 
 
-def config(mu: float, barrier: float, seed: int, n: int = 100) -> dict[str, Any]:
+def config(mu: float, barrier: float, seed: int, *, time_aware: bool) -> dict[str, Any]:
     return {
-        "tams": {"ntrajectories": n, "seed": seed},
+        "tams": {"ntrajectories": 100, "seed": seed},
         "trajectory": {"end_time": 1.0, "step_size": 0.01, "target_score": 1.0},
-        "model": {"mu": mu, "sigma": 1.0, "x0": 0.0, "barrier": barrier},
+        "model": {
+            "mu": mu,
+            "sigma": 1.0,
+            "x0": 0.0,
+            "barrier": barrier,
+            "time_aware": time_aware,
+            "horizon": 1.0,
+        },
     }
 
 
-def estimates(mu: float, barrier: float, runs: int, first_seed: int) -> list[Any]:
-    return [TAMS(BrownianMotion, config(mu, barrier, first_seed + i)).run() for i in range(runs)]
+def estimates(
+    mu: float, barrier: float, runs: int, first_seed: int, *, time_aware: bool
+) -> list[Any]:
+    return [
+        TAMS(BrownianMotion, config(mu, barrier, first_seed + i, time_aware=time_aware)).run()
+        for i in range(runs)
+    ]
 
 
 @pytest.mark.slow
@@ -45,7 +63,9 @@ def estimates(mu: float, barrier: float, runs: int, first_seed: int) -> list[Any
 def test_mean_of_independent_runs_matches_the_euler_chain(mu: float, barrier: float) -> None:
     exact = reference(mu, barrier)["p_euler"]
     runs = 60
-    values = np.array([r.probability for r in estimates(mu, barrier, runs, 10_000)])
+    values = np.array(
+        [r.probability for r in estimates(mu, barrier, runs, 10_000, time_aware=True)]
+    )
     mean, std_error = values.mean(), values.std(ddof=1) / math.sqrt(runs)
     z = (mean - exact) / std_error
     print(
@@ -62,7 +82,7 @@ def test_mean_of_independent_runs_matches_the_euler_chain(mu: float, barrier: fl
 def test_single_run_interval_coverage() -> None:
     """The documented single-run 95% interval covers p_euler in at least 85% of 200 runs."""
     exact = reference(0.0, 3.0)["p_euler"]
-    results = estimates(0.0, 3.0, 200, 20_000)
+    results = estimates(0.0, 3.0, 200, 20_000, time_aware=False)
     covered = sum(r.ci_low <= exact <= r.ci_high for r in results) / len(results)
     mean_relative_error = float(np.mean([r.std_error / r.probability for r in results]))
     spread = float(np.std([r.probability for r in results], ddof=1)) / exact
