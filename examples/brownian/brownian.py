@@ -5,9 +5,9 @@ when X reaches the barrier b. The default score is static, x / b. With ``time_aw
 (and the horizon T given as ``horizon``) it is 1 - (b - x) / (b sqrt((T - t) / T)), whose level
 sets are those of the committor of driftless Brownian motion, P(reach b before T | X_t = x)
 = 2 (1 - Phi((b - x) / (sigma sqrt(T - t)))): an almost ideal score, so TAMS has almost the
-smallest variance possible, -ln(p) / N on the log scale. The exact probability of the Euler chain is in
-shared reference data (and the test suite): with mu = 0, sigma = 1, T = 1, dt = 0.01 and
-barrier 4 it is 5.056e-5.
+smallest variance possible, -ln(p) / N on the log scale. The exact probability of the Euler
+chain is in tests/data/brownian.csv: with mu = 0, sigma = 1, T = 1, dt = 0.01 and barrier 4 it
+is 5.056e-5.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from pytams.core import ForwardModel
 
 
 class BrownianMotion(ForwardModel[float, float]):
-    """1-D Brownian motion with drift; ``[model]`` keys: mu, sigma, x0, barrier, time_aware,
-    horizon.
+    """1-D Brownian motion with drift.
+
+    ``[model]`` keys: mu, sigma, x0, barrier, time_aware, horizon.
     """
 
     def _setup(self, params: dict[str, Any]) -> None:
