@@ -129,6 +129,9 @@ class TAMS:
             for repeat in range(self.config.tams.repeats):
                 store = self._store if self._store is not None else make_store(self.config, repeat)
                 one = _Run(self, runner, Database(store), seed, repeat).execute()
+                flush = getattr(store, "flush", None)  # a store that writes in the background
+                if flush is not None:
+                    flush()
                 results.append(one)
                 if not one.complete:
                     break
