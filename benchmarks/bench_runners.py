@@ -25,7 +25,7 @@ from pytams.core.trajectory import TrajectoryKey
 from pytams.runners import AsyncioRunner, DaskRunner
 
 STEP_COST = 0.002  # seconds of CPU work per model step
-OVERHEAD_TASKS = 400
+OVERHEAD_TASKS = 200
 
 
 class BusyOU(ForwardModel[float, float]):
@@ -65,6 +65,29 @@ def config(cost: float, *, end_time: float = 1.0) -> Any:
     )
 
 
+def busy(cost: float) -> float:
+    until = time.thread_time() + cost
+    while time.thread_time() < until:
+        pass
+    return cost
+
+
+def machine_parallelism() -> float:
+    """Speedup of 2 plain processes over 1 on busy work: what this machine offers right now."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    spent = []
+    for workers in (1, 2):
+        context = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            list(pool.map(busy, [0.01] * 4))  # start the processes
+            started = time.perf_counter()
+            list(pool.map(busy, [0.05] * 16))
+            spent.append(time.perf_counter() - started)
+    return spent[0] / spent[1]
+
+
 def overhead(runner: Any, context: RunContext) -> float:
     """Seconds per trivial task through ``runner`` (already entered)."""
     tasks = [SegmentTask(key=TrajectoryKey(slot)) for slot in range(OVERHEAD_TASKS)]
@@ -89,6 +112,11 @@ def main() -> None:
         seed=1,
     )
     print(f"runner benchmark ({os.cpu_count()} cores)")
+    ceiling = machine_parallelism()
+    print(
+        f"  control: 2 plain processes over 1 on busy work: {ceiling:4.2f}x "
+        "(the most any runner can reach now; below 1.7x the machine is busy)"
+    )
     factories: dict[str, Callable[[int], Any]] = {
         "serial": lambda w: SerialRunner(),
         "asyncio": lambda w: AsyncioRunner(workers=w),
