@@ -54,7 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         help="override a key (repeatable)",
     )
     run.add_argument("--seed", type=int, help="override [tams] seed")
-    run.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
+    run.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="write the result as JSON (with its exceedance curve)",
+    )
     run.add_argument("--resume", action="store_true", help="continue the run in the database")
     run.add_argument(
         "--overwrite", action="store_true", help="replace an existing database at [database] path"
@@ -117,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
             bar.close()
     print(result.summary())
     if args.json is not None:
-        args.json.write_text(result.to_json() + "\n")
+        args.json.write_text(result.to_json(curve=True) + "\n")
     return 0 if result.complete else 3
 
 

@@ -30,6 +30,7 @@ _logger = logging.getLogger(__name__)
 Check = Callable[[Any], str | None]
 KNOWN_RUNNERS = ("serial", "asyncio", "dask")
 VARIANTS = ("tams", "ams", "hybrid")
+SAMPLERS = ("tams", "montecarlo")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -119,6 +120,24 @@ class TamsSettings:
         check=_one_of(VARIANTS),
         fix='variant = "tams"',
         default="tams",
+    )
+    sampler: str = _key(
+        "tams (multilevel splitting) or montecarlo (brute force: ntrajectories independent "
+        "trajectories through the same runner and database, p_hat = converged / N with the "
+        "binomial Wilson interval; the baseline to compare TAMS with).",
+        kind=str,
+        check=_one_of(SAMPLERS),
+        fix='sampler = "tams"',
+        default="tams",
+    )
+    diagnostic_levels: tuple[float, ...] | None = _key(
+        "Score levels at which the finished run records weighted first-crossing statistics "
+        "(how many trajectories cross, the probability, first-crossing times) in its "
+        "database (shown by pytams inspect). Absent: none.",
+        kind=tuple,
+        check=lambda v: None if all(math.isfinite(x) for x in v) else "must be finite numbers",
+        fix="a list of numbers, e.g. diagnostic_levels = [0.25, 0.5, 0.75]",
+        default=None,
     )
     max_kills: int | None = _key(
         "A cap on the total number of killed trajectories (pyTAMS's nsplititer).",
@@ -312,7 +331,7 @@ class Config:
         for section in SECTIONS:
             settings = getattr(self, section)
             out[section] = {
-                f.name: getattr(settings, f.name)
+                f.name: _listed(getattr(settings, f.name))
                 for f in fields(settings)
                 if getattr(settings, f.name) is not None
             }
@@ -520,11 +539,22 @@ def _coerce(section: str, key: str, value: Any, fld: Any, origin: str) -> Any:
     kind = fld.metadata["kind"]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is tuple:
+        numbers = value if isinstance(value, (list, tuple)) else [value]
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
+            raise _error(
+                origin, section, key, value, "must be a list of numbers", fld.metadata["fix"]
+            )
+        return tuple(sorted(float(x) for x in numbers))
     ok = False if isinstance(value, bool) and kind is not bool else isinstance(value, kind)
     if not ok:
-        expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[
-            kind
-        ]
+        expected = {
+            int: "an integer",
+            float: "a number",
+            bool: "true or false",
+            str: "a string",
+            tuple: "a list of numbers",
+        }[kind]
         raise _error(origin, section, key, value, f"must be {expected}", fld.metadata["fix"])
     return value
 
@@ -568,3 +598,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def _listed(value: Any) -> Any:
+    """A tuple setting as the list TOML would give."""
+    return list(value) if isinstance(value, tuple) else value

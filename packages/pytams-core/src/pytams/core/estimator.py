@@ -70,3 +70,27 @@ def genealogy_interval(
         probability * math.exp(-Z95 * relative),
         min(1.0, probability * math.exp(Z95 * relative)),
     )
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float, float, float]:
+    """Monte Carlo: return (p_hat, std_error, ci_low, ci_high) of ``successes`` out of ``n``.
+
+    p_hat = successes / n, std_error = sqrt(p_hat (1 - p_hat) / n) (the binomial one; 0 when
+    nothing or everything converged), and the Wilson score interval
+
+        (p_hat + z^2 / 2n -/+ z sqrt(p_hat (1 - p_hat) / n + z^2 / 4n^2)) / (1 + z^2 / n),
+
+    which keeps a useful upper bound at p_hat = 0 (about 3.84 / n) and covers near its
+    nominal rate for small counts (the test suite measures it).
+    """
+    if n <= 0:
+        msg = f"a Monte Carlo estimate needs n > 0 trajectories, not {n}"
+        raise ValueError(msg)
+    p = successes / n
+    std_error = math.sqrt(p * (1.0 - p) / n)
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return p, std_error, low, high

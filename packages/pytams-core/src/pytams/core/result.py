@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from pytams.core.curve import (
+    ExceedanceCurve,
+    LevelCrossings,
+    RunHistory,
+    WeightedTrajectories,
+    combine_curves,
+)
+from pytams.core.database import Database
 from pytams.core.estimator import Z95
 
 
@@ -36,6 +47,8 @@ class TAMSResult:
         seed: The seed (give it back to reproduce the run).
         spread: Standard deviation over repeats (0 for one run).
         repeats: The individual results when K > 1.
+        database: The run's database (not part of equality nor of the repr): what
+            `exceedance_curve`, `reactive_trajectories` and `level_crossings` read.
     """
 
     probability: float
@@ -54,6 +67,8 @@ class TAMSResult:
     seed: int
     spread: float = 0.0
     repeats: tuple[TAMSResult, ...] = ()
+    database: Database | None = field(default=None, compare=False, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -88,8 +103,94 @@ class TAMSResult:
             repeats=tuple(results),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary (NaN becomes None)."""
+    # ------------------------------------------------------------------ beyond p_hat
+    def history(self) -> RunHistory:
+        """The finished run read back from its database (weights of every trajectory).
+
+        Raises:
+            ValueError: For a result with no database (a summary of repeats: see `repeats`).
+        """
+        if self.database is None:
+            if self.repeats:
+                msg = "a summary of repeats has no single history; use result.repeats[i]"
+            else:
+                msg = "this result carries no database (it was built by hand)"
+            raise ValueError(msg)
+        if "history" not in self._cache:
+            self._cache["history"] = RunHistory(self.database)
+        history: RunHistory = self._cache["history"]
+        return history
+
+    def exceedance_curve(self, levels: Sequence[float] | None = None) -> ExceedanceCurve:
+        """P(max score >= a) for levels a <= target: ``levels, probability, std_error``.
+
+        From one run: the Lestang et al. weights and the genealogy error bar (`pytams.core.
+        curve`); default levels: every distinct maximum score of the run (capped at the
+        target). For K > 1 repeats: the mean of the K curves and its empirical standard
+        error, at ``levels`` (default: the union of the repeats' default levels).
+        """
+        if self.database is None and self.repeats:
+            histories = [r.history() for r in self.repeats]
+            if levels is None:
+                grid = np.unique(np.concatenate([h.default_levels() for h in histories]))
+            else:
+                grid = np.asarray(levels, dtype=np.float64)
+            return combine_curves([h.exceedance_curve(grid) for h in histories])
+        return self.history().exceedance_curve(levels)
+
+    def return_time_curve(
+        self, levels: Sequence[float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return times r(a) = -T / ln(1 - p(a)) of a fixed-horizon (tams) run.
+
+        Returns:
+            (levels, return_time, band): band has shape (2, levels): the return times of
+            p +/- 1.96 std_error (the 95% band).
+
+        Raises:
+            ValueError: For the ams and hybrid variants (no fixed trajectory duration).
+        """
+        source = self.repeats[0] if self.database is None and self.repeats else self
+        history = source.history()
+        if history.variant != "tams":
+            msg = (
+                f"return times need trajectories of a fixed duration T; a {history.variant!r} "
+                "run has none (use exceedance_curve)"
+            )
+            raise ValueError(msg)
+        curve = self.exceedance_curve(levels)
+        horizon = history.horizon
+        return curve.levels, curve.return_times(horizon), curve.return_time_band(horizon)
+
+    def reactive_trajectories(self) -> WeightedTrajectories:
+        """The trajectories that reached the target with their weights (summing to p_hat).
+
+        For K > 1 repeats: all repeats' reactive trajectories, weights divided by K.
+        """
+        if self.database is None and self.repeats:
+            parts = [r.reactive_trajectories() for r in self.repeats]
+            k = len(parts)
+            return WeightedTrajectories(
+                tuple(t for p in parts for t in p.trajectories),
+                tuple(w / k for p in parts for w in p.weights),
+            )
+        return self.history().reactive_trajectories()
+
+    def reactive_average(self, observable: Callable[[Any], Any]) -> Any:
+        """Weighted mean of ``observable(trajectory)`` over the reactive trajectories."""
+        return self.reactive_trajectories().average(observable)
+
+    def level_crossings(self, levels: Sequence[float]) -> list[LevelCrossings]:
+        """Weighted first-crossing statistics (count, probability, times) of each level."""
+        return self.history().first_crossings(levels)
+
+    def to_dict(self, *, curve: bool = False) -> dict[str, Any]:
+        """A JSON-ready dictionary (NaN becomes None).
+
+        Args:
+            curve: Also write ``"exceedance_curve": {"levels", "probability", "std_error"}``
+                (levels ascending in score units) when the run's database is available.
+        """
         out: dict[str, Any] = {
             "probability": _finite(self.probability),
             "std_error": _finite(self.std_error),
@@ -110,11 +211,16 @@ class TAMSResult:
         if self.repeats:
             out["spread"] = self.spread
             out["repeats"] = [r.to_dict() for r in self.repeats]
+        has_database = self.database is not None or (
+            bool(self.repeats) and all(r.database is not None for r in self.repeats)
+        )
+        if curve and self.complete and has_database:
+            out["exceedance_curve"] = self.exceedance_curve().to_dict()
         return out
 
-    def to_json(self) -> str:
-        """The result as a JSON document."""
-        return json.dumps(self.to_dict(), indent=2)
+    def to_json(self, *, curve: bool = False) -> str:
+        """The result as a JSON document (``curve``: see `to_dict`)."""
+        return json.dumps(self.to_dict(curve=curve), indent=2)
 
     def summary(self) -> str:
         """A few human-readable lines."""

@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from pytams.core.config import Config, load_config
+from pytams.core.config import SECTIONS, Config, load_config
+from pytams.core.curve import RunHistory
 from pytams.core.database import Database
 from pytams.core.errors import ConfigError, MissingComponentError, StorageError
-from pytams.core.estimator import ancestors, genealogy_interval
+from pytams.core.estimator import ancestors, genealogy_interval, wilson_interval
 from pytams.core.loading import ModelSpec, load_model_class
 from pytams.core.result import TAMSResult
 from pytams.core.rng import new_seed, selection_generator
@@ -40,6 +41,7 @@ RESUMABLE_CHANGES = {
     ("tams", "walltime"),
     ("tams", "max_kills"),
     ("tams", "loglevel"),
+    ("tams", "diagnostic_levels"),
     ("runner", "type"),
     ("runner", "workers"),
     ("runner", "retries"),
@@ -218,6 +220,8 @@ class _Run:
     def execute(self) -> TAMSResult:
         if self.db.ensemble is None and not self._initial_ensemble():
             return self._result("walltime")
+        if self.config.tams.sampler == "montecarlo":
+            return self._result("montecarlo")
         ensemble = self.db.ensemble
         assert ensemble is not None
         if not self.db.iterations and all(t.converged for t in ensemble):
@@ -355,6 +359,8 @@ class _Run:
             probability = std_error = low = high = float("nan")
         elif reason == "extinction":
             probability = std_error = low = high = 0.0
+        elif reason == "montecarlo":
+            probability, std_error, low, high = wilson_interval(converged, self.n)
         else:
             final = [(t.key, t.converged) for t in ensemble]
             eve = ancestors(self.n, iterations)
@@ -370,7 +376,10 @@ class _Run:
             probability,
             len(iterations),
         )
+        if reason != "walltime" and self.config.tams.diagnostic_levels:
+            self._record_diagnostics(self.config.tams.diagnostic_levels)
         return TAMSResult(
+            database=self.db,
             probability=probability,
             std_error=std_error,
             ci_low=low,
@@ -386,6 +395,21 @@ class _Run:
             stop_reason=reason,
             seed=self.seed,
         )
+
+    def _record_diagnostics(self, levels: Sequence[float]) -> None:
+        """Store the weighted first crossings of ``levels`` in the database's metadata."""
+        target = self.target
+        usable = [a for a in levels if a <= target]
+        if len(usable) < len(levels):
+            _logger.warning(
+                "diagnostic levels above the target score %g are ignored: %s",
+                target,
+                [a for a in levels if a > target],
+            )
+        crossings = RunHistory(self.db).first_crossings(usable)
+        metadata = self.db.metadata or {}
+        metadata["diagnostics"] = {"levels": [c.to_dict() for c in crossings]}
+        self.db.store.write_metadata(metadata)
 
 
 def _plain(value: Any) -> Any:
@@ -434,6 +458,8 @@ def _check_resumable(
         for key in sorted(set(old_table) | set(new_table)):
             if (section, key) in RESUMABLE_CHANGES or (section, key) == ("tams", "seed"):
                 continue
+            if key not in old_table and _is_default(section, key, new_table[key]):
+                continue  # a key added after the stored run was made, at its default
             if old_table.get(key) != new_table.get(key):
                 msg = (
                     f"cannot resume: [{section}] {key} was {old_table.get(key)!r} in the "
@@ -442,3 +468,14 @@ def _check_resumable(
                     "change) or start a new database"
                 )
                 raise ConfigError(msg)
+
+
+def _is_default(section: str, key: str, value: Any) -> bool:
+    """Whether ``value`` is the default of ``[section] key``."""
+    settings = SECTIONS.get(section)
+    if settings is None:
+        return False
+    for fld in fields(settings):
+        if fld.name == key:
+            return fld.default is not MISSING and fld.default == value
+    return False
