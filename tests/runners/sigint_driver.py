@@ -1,0 +1,33 @@
+"""A TAMS run in its own process, for the Ctrl-C test: prints progress, writes the result.
+
+python sigint_driver.py KIND WORKERS DB_PATH RESULT_JSON [--resume]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pytams.core import TAMS, Progress, load_config
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+from tests.runners.models import MODELS_FILE, tables  # noqa: E402
+
+
+def report(progress: Progress) -> None:
+    print(f"{progress.phase} {progress.iteration} {progress.done}", flush=True)
+
+
+def main() -> None:
+    kind, workers, db, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    config = tables(runner=kind, workers=workers, model={"sleep": 0.002})
+    config["database"] = {"path": db, "resume": "--resume" in sys.argv}
+    result = TAMS(f"{MODELS_FILE}:FaultyOU", load_config(config), progress=report).run()
+    Path(out).write_text(result.to_json())
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
