@@ -92,7 +92,8 @@ def test_results_come_as_tasks_complete_and_closing_cancels_the_rest(
     name: str, dask2: DaskRunner
 ) -> None:
     tasks = [SegmentTask(key=TrajectoryKey(slot)) for slot in range(40)]
-    with dask2 if name == "dask-2" else RUNNERS[name]() as runner:
+    chosen: Any = dask2 if name == "dask-2" else RUNNERS[name]()
+    with chosen as runner:
         results = runner.run(context(), tasks)
         first = next(results)
         assert first.task in tasks
