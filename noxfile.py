@@ -74,3 +74,30 @@ def slurm(session: nox.Session) -> None:
                     env={"PYTAMS_REQUIRE_SLURM": "1"})
     finally:
         session.run(harness, "stop", external=True)
+
+
+@nox.session
+def containers(session: nox.Session) -> None:
+    """Apptainer images, end to end: install Apptainer if it is not on PATH, build both images
+    offline (containers/build.sh), check the definition files with spython, run the images
+    with no network and as the dask workers of a TAMS run on a local Slurm. Needs root."""
+    import shutil
+
+    apptainer = shutil.which("apptainer")
+    if apptainer is None:
+        session.run("bash", str(ROOT / "containers" / "install-apptainer.sh"), external=True)
+        apptainer = "/opt/pytams-apptainer/usr/bin/apptainer"
+    install_workspace(session)
+    session.install("spython==0.3.14", "pip")
+    build = ROOT / "containers" / "build"
+    env = {
+        "APPTAINER": apptainer,
+        "PYTAMS_CONTAINER_BUILD": str(build),
+        "PYTAMS_CONTAINER_TESTS": "1",
+        "PYTAMS_CONTAINER_REUSE": "1",
+    }
+    (build / "build-times.txt").unlink(missing_ok=True)
+    build_env = {**env, "PYTHON": str(Path(session.bin) / "python")}
+    build_sh = str(ROOT / "containers" / "build.sh")
+    session.run("bash", build_sh, "base", "core", "full", env=build_env, external=True)
+    session.run("pytest", str(ROOT / "tests" / "containers"), *session.posargs, env=env)

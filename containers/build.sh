@@ -80,6 +80,7 @@ build_base() {
     mv "$BUILD/base.sif.tmp" "$BUILD/base.sif"
     rm -rf "$root"
     log "base.sif: $(size "$BUILD/base.sif"), debootstrap $((t1 - t0)) s, apptainer build $((SECONDS - t1)) s"
+    echo "base.sif $((SECONDS - t0)) s (debootstrap $((t1 - t0)) s)" >> "$BUILD/build-times.txt"
 }
 
 # --- wheels: ours, and the third-party ones for the image's Python and platform --------------
@@ -98,6 +99,7 @@ build_wheels() {  # $1: all (every packages/*) or core (pytams-core alone)
         "${platforms[@]}" --platform any \
         --find-links "$BUILD/dist" -d "$BUILD/wheelhouse" "$BUILD"/dist/*.whl \
         || die "pip download of the third-party wheels failed (needs PyPI, and '$PYTHON -m pip')"
+    echo "wheelhouse $((SECONDS - t0)) s (uv build, pip download)" >> "$BUILD/build-times.txt"
     log "wheelhouse: $(ls "$BUILD/wheelhouse" | wc -l) wheels, $(size "$BUILD/wheelhouse") ($((SECONDS - t0)) s): $(cd "$BUILD/dist" && ls | tr '\n' ' ')"
     rm -rf "$BUILD/examples"
     cp -r "$REPO/examples" "$BUILD/examples"
@@ -113,6 +115,7 @@ build_image() {
         || { tail -n 40 "$BUILD/$name.build.log" >&2; die "building $name.sif failed; full log: $BUILD/$name.build.log"; }
     mv "$BUILD/$name.sif.tmp" "$BUILD/$name.sif"
     log "$name.sif: $(size "$BUILD/$name.sif"), built (with its %test) in $((SECONDS - t0)) s"
+    echo "$name.sif $((SECONDS - t0)) s (apptainer build with %test)" >> "$BUILD/build-times.txt"
 }
 
 wheels=core

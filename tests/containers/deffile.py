@@ -18,8 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECTIONS = {"setup", "files", "post", "environment", "runscript", "test", "labels", "help",
-            "startscript", "arguments"}
+SECTIONS = {
+    "setup",
+    "files",
+    "post",
+    "environment",
+    "runscript",
+    "test",
+    "labels",
+    "help",
+    "startscript",
+    "arguments",
+}
 NETWORK = re.compile(r"\b(apt-get|apt|curl|wget|git clone|conda|mamba)\b")
 FLAVOURS = ("core", "full")
 
@@ -108,10 +118,17 @@ def parse_definition(path: Path) -> Definition:
     for line in recipe.labels:
         key, _, value = line.partition(" ")
         labels[key] = value.strip()
-    return Definition(path=path, bootstrap=header.get("bootstrap", ""),
-                      from_=recipe.fromHeader or "", sections=sections, files=files, post=post,
-                      test=test if recipe.test else [], environ=list(recipe.environ),
-                      labels=labels)
+    return Definition(
+        path=path,
+        bootstrap=header.get("bootstrap", ""),
+        from_=recipe.fromHeader or "",
+        sections=sections,
+        files=files,
+        post=post,
+        test=test if recipe.test else [],
+        environ=list(recipe.environ),
+        labels=labels,
+    )
 
 
 def check_definition(path: Path, flavour: str) -> list[str]:
@@ -159,8 +176,12 @@ def check_definition(path: Path, flavour: str) -> list[str]:
         problems.append(f"label org.opencontainers.image.title is not pytams-{flavour}")
     if flavour == "core":
         pip_args = " ".join(installs).split()
-        targets = [a for a in pip_args if not a.startswith("-") and a not in
-                   ("/opt/pytams/venv/bin/pip", "pip", "install", "/opt/wheelhouse", "\\")]
+        targets = [
+            a
+            for a in pip_args
+            if not a.startswith("-")
+            and a not in ("/opt/pytams/venv/bin/pip", "pip", "install", "/opt/wheelhouse", "\\")
+        ]
         if targets != ["pytams-core"]:
             problems.append(f"the core image must install pytams-core alone, not {targets}")
         for banned in ("dask", "netcdf4", "xarray", "pytams-runners", "pytams-io"):
@@ -169,8 +190,7 @@ def check_definition(path: Path, flavour: str) -> list[str]:
     else:
         if not any("/opt/wheelhouse/pytams_*.whl" in line for line in installs):
             problems.append("the full image must install every pytams_*.whl of the wheelhouse")
-        for module in ("dask_jobqueue", "netCDF4", "pytams.runners", "pytams.io",
-                       "pytams.models"):
+        for module in ("dask_jobqueue", "netCDF4", "pytams.runners", "pytams.io", "pytams.models"):
             if module not in test:
                 problems.append(f"the full image's %test does not import {module}")
     return problems

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("spython", reason="spython is installed by `nox -s containers`")
 
-from tests.containers.deffile import check_definition, parse_definition  # noqa: E402
+from tests.containers.deffile import check_definition, parse_definition
 
 CONTAINERS = Path(__file__).resolve().parents[2] / "containers"
 CORE = CONTAINERS / "pytams-core.def"
@@ -49,18 +49,33 @@ BROKEN = {
     "no test": ("\n%test\n", "\n%tset\n", "no %test section"),
     "unknown section": ("\n%test\n", "\n%tset\n", "unknown sections ['tset']"),
     "pip from PyPI": ("--no-index ", "", "may reach the network"),
-    "apt-get in post": ("set -eu\n    python3 -m venv", "set -eu\n    apt-get install -y gcc\n"
-                        "    python3 -m venv", "uses the network"),
+    "apt-get in post": (
+        "set -eu\n    python3 -m venv",
+        "set -eu\n    apt-get install -y gcc\n    python3 -m venv",
+        "uses the network",
+    ),
     "no wheelhouse": ("    wheelhouse /opt/wheelhouse\n", "", "does not copy the wheelhouse"),
     "no version labels": ('>> "$APPTAINER_LABELS"', "> /dev/null", "$APPTAINER_LABELS"),
-    "no PATH": ("export PATH=/opt/pytams/venv/bin:$PATH\n    export PYTHONDONTWRITEBYTECODE=1",
-                "export PYTHONDONTWRITEBYTECODE=1", "does not put /opt/pytams/venv/bin on PATH"),
-    "wrong title": ("org.opencontainers.image.title pytams-core",
-                    "org.opencontainers.image.title pytams", "image.title is not pytams-core"),
-    "dask in core": ("--find-links /opt/wheelhouse pytams-core",
-                     "--find-links /opt/wheelhouse pytams-core dask", "pytams-core alone"),
-    "stray word in a comment": ("# pytams-core:", "# bootstrapped by hand; pytams-core:",
-                                "spython cannot parse"),
+    "no PATH": (
+        "export PATH=/opt/pytams/venv/bin:$PATH\n    export PYTHONDONTWRITEBYTECODE=1",
+        "export PYTHONDONTWRITEBYTECODE=1",
+        "does not put /opt/pytams/venv/bin on PATH",
+    ),
+    "wrong title": (
+        "org.opencontainers.image.title pytams-core",
+        "org.opencontainers.image.title pytams",
+        "image.title is not pytams-core",
+    ),
+    "dask in core": (
+        "--find-links /opt/wheelhouse pytams-core",
+        "--find-links /opt/wheelhouse pytams-core dask",
+        "pytams-core alone",
+    ),
+    "stray word in a comment": (
+        "# pytams-core:",
+        "# bootstrapped by hand; pytams-core:",
+        "spython cannot parse",
+    ),
 }
 
 
