@@ -201,10 +201,12 @@ class _Run:
         if metadata is None:
             self.db.start(wanted)
             return seed
+        located = getattr(self.db.store, "path", None) or self.config.database.path
+        where = located or "(in memory)"
         if not self.config.database.resume:
             if not self.config.database.overwrite:
                 msg = (
-                    f"the database {self.config.database.path or '(in memory)'} already holds "
+                    f"the database {where} already holds "
                     "a run: resume it (--resume, [database] resume = true) or replace it "
                     "(--overwrite, [database] overwrite = true)"
                 )
@@ -213,7 +215,12 @@ class _Run:
             self.db = Database(self.db.store)
             self.db.start(wanted)
             return seed
-        _check_resumable(metadata, wanted, self.config.tams.seed is not None)
+        try:
+            _check_resumable(metadata, wanted, self.config.tams.seed is not None)
+        except (ConfigError, StorageError) as exc:
+            if located is None:
+                raise
+            raise type(exc)(f"{located}: {exc}") from None  # name the database
         return int(metadata["seed"])
 
     # ------------------------------------------------------------------ the algorithm
