@@ -149,6 +149,6 @@ def test_a_file_instead_of_a_directory(tmp_path: Path) -> None:
 
 def test_trajectory_files_without_a_main_file(database: Path) -> None:
     (database / "tams.nc").unlink()
-    with pytest.raises(DatabaseCorruptError, match="no tams.nc"):
+    with pytest.raises(DatabaseCorruptError, match=r"no tams\.nc"):
         TAMS(None, ou_config(database)).run()
     assert list((database / "trajectories").iterdir())  # nothing deleted
