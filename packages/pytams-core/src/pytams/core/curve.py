@@ -18,7 +18,7 @@ applied at each level a to the ensemble after J_a iterations: with Z_e(a) = W_{J
 the number of trajectories of that ensemble descending from the initial trajectory e with
 Q >= a,
 
-    Var(p_hat(a)) ~ sum_e Z_e(a)**2 - p_hat(a)**2 / N.
+    Var(p_hat(a)) ~ sum_e Z_e(a)**2 - p_hat(a)**2 / N = sum_e (Z_e(a) - p_hat(a) / N)**2.
 
 It is the binomial p (1 - p) / N below the first level (J_a = 0), equals the run's own
 std_error at the target, and is 0 where p_hat(a) = 1. How honest it is for ordinary scores
@@ -257,7 +257,8 @@ class RunHistory:
             above = q >= level
             p = weight * int(above.sum()) / n
             per_eve = np.bincount(eve[above], minlength=n) * (weight / n)
-            variance = max(math.fsum(per_eve * per_eve) - p * p / n, 0.0)
+            deviation = per_eve - p / n  # sum_e (Z_e - p/N)^2 = sum_e Z_e^2 - p^2/N, stably
+            variance = math.fsum(deviation * deviation)
             probability[i] = p
             std_error[i] = math.sqrt(variance)
         return ExceedanceCurve(grid, probability, std_error)
