@@ -50,8 +50,8 @@ def arm(kill_at: int, phase: str) -> None:
         if commits[0] == kill_at and phase == "renamed":
             die()
 
-    _files.write_temporary = patched_write  # type: ignore[assignment]
-    _files.commit = patched_commit  # type: ignore[assignment]
+    _files.write_temporary = patched_write
+    _files.commit = patched_commit
 
 
 if __name__ == "__main__":

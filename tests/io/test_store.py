@@ -89,8 +89,10 @@ def test_metadata_round_trip(create_store: Callable[[], Store]) -> None:
     }
     store.write_metadata(metadata)
     for view in (store, reopen(store)):
-        assert view.read_metadata() == metadata
-        assert view.read_metadata()["config"]["model"]["script"] == (0.0, 0.1)  # a tuple
+        back = view.read_metadata()
+        assert back == metadata
+        assert back is not None
+        assert back["config"]["model"]["script"] == (0.0, 0.1)  # a tuple
 
 
 def test_trajectories_iterations_and_ensemble(create_store: Callable[[], Store]) -> None:
@@ -228,10 +230,13 @@ def test_an_interrupted_clear_is_finished_by_the_next_writer(tmp_path: Path) -> 
 
 
 # ---------------------------------------------------------------------- Hypothesis round trip
-FLOATS = {np.float64: st.floats(width=64), np.float32: st.floats(width=32)}
+FLOATS: dict[Any, st.SearchStrategy[float]] = {
+    np.float64: st.floats(width=64),
+    np.float32: st.floats(width=32),
+}
 INTS = st.integers(-(2**63), 2**63 - 1)
 PATH_TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(codec="utf-8", exclude_characters="\x00"),
     min_size=1,
     max_size=30,
 )

@@ -1,0 +1,220 @@
+"""NetCDFStore against MemoryStore: run time of the same run (same seed), and bytes on disk.
+
+Two cases: a 1-D Ornstein-Uhlenbeck model (every state stored), and a 10,000-dimensional
+stochastic field (states stored every 10 steps, driven by 16 noise modes). Prints the run
+times, their ratio, and the bytes on disk per stored state against the raw state size,
+measured in the same run. Targets (10,000-d case): disk <= 1.2x raw, overhead <= 30%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytams.core import TAMS, Database, MemoryStore, TAMSResult
+from pytams.core.model import ForwardModel
+from pytams.io import NetCDFStore
+
+DISK_TARGET = 1.2
+OVERHEAD_TARGET = 0.30
+
+
+class OU(ForwardModel[float, float]):
+    """1-D Ornstein-Uhlenbeck, dX = -X dt + dW, score x / 2."""
+
+    def _setup(self, params: dict[str, Any]) -> None:
+        self.x = 0.0
+
+    def _advance(self, dt: float, noise: float) -> float:
+        self.x += -self.x * dt + math.sqrt(dt) * noise
+        return dt
+
+    def _get_state(self) -> float:
+        return self.x
+
+    def _set_state(self, state: float) -> None:
+        self.x = state
+
+    def _score(self) -> float:
+        return self.x / 2.0
+
+    def _make_noise(self, rng: np.random.Generator) -> float:
+        return float(rng.standard_normal())
+
+
+class Field(ForwardModel[np.ndarray, np.ndarray]):
+    """A periodic 1-D stochastic heat equation on ``dim`` points, forced by ``modes`` modes.
+
+    du = (nu u_xx - u) dt + sum_k B_k xi_k sqrt(dt), integrated with ``substeps`` explicit
+    sub-steps per step; score: the mean of u over the first tenth of the domain.
+    """
+
+    def _setup(self, params: dict[str, Any]) -> None:
+        self.dim = int(params.get("dim", 10_000))
+        self.substeps = int(params.get("substeps", 4))
+        modes = int(params.get("modes", 16))
+        grid = np.arange(self.dim) / self.dim
+        basis = [np.ones(self.dim)]
+        for k in range(1, modes):
+            basis.append(np.cos(2 * math.pi * ((k + 1) // 2) * grid + (k % 2) * math.pi / 2))
+        self.forcing = np.array(basis) * 0.8
+        self.nu = 0.2 / self.dim**2 * 1e4
+        self.u = np.zeros(self.dim)
+        self.window = max(1, self.dim // 10)
+
+    def _advance(self, dt: float, noise: np.ndarray) -> float:
+        u, h = self.u, dt / self.substeps
+        for _ in range(self.substeps):
+            laplacian = np.roll(u, 1) + np.roll(u, -1) - 2.0 * u
+            u = u + h * (self.nu * self.dim**2 * 1e-4 * laplacian - u)
+        self.u = u + math.sqrt(dt) * (noise @ self.forcing)
+        return dt
+
+    def _get_state(self) -> np.ndarray:
+        copy: np.ndarray = self.u.copy()
+        return copy
+
+    def _set_state(self, state: np.ndarray) -> None:
+        self.u = np.array(state, copy=True)
+
+    def _score(self) -> float:
+        return float(self.u[: self.window].mean())
+
+    def _make_noise(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal(size=(self.forcing.shape[0],))
+
+
+def ou_config(n: int) -> dict[str, Any]:
+    return {
+        "tams": {"ntrajectories": n, "seed": 3},
+        "trajectory": {"end_time": 1.0, "step_size": 0.01, "target_score": 1.0},
+    }
+
+
+def field_config(n: int, iterations: int, dim: int) -> dict[str, Any]:
+    return {
+        "tams": {"ntrajectories": n, "seed": 3, "max_iterations": iterations},
+        "trajectory": {
+            "end_time": 1.0,
+            "step_size": 0.01,
+            "target_score": 10.0,
+            "store_state_every": 10,
+        },
+        "model": {"dim": dim},
+    }
+
+
+def timed(model: type[Any], config: dict[str, Any], store: Any) -> tuple[float, TAMSResult]:
+    started = time.perf_counter()
+    result = TAMS(model, config, store=store).run()
+    return time.perf_counter() - started, result
+
+
+def compare(name: str, model: type[Any], config: dict[str, Any], repeats: int) -> dict[str, Any]:
+    """Best-of-``repeats`` run times in memory and on disk; disk use of the last disk run."""
+    memory_times, disk_times = [], []
+    root = Path(tempfile.mkdtemp(prefix="bench-io-"))
+    try:
+        for repeat in range(repeats):
+            memory_time, memory_result = timed(model, config, MemoryStore())
+            memory_times.append(memory_time)
+            path = root / f"run-{repeat}.tams"
+            disk_time, disk_result = timed(model, config, NetCDFStore(path))
+            disk_times.append(disk_time)
+            if disk_result != memory_result:
+                msg = f"{name}: the netCDF run differs from the memory run"
+                raise SystemExit(msg)
+        db = Database(NetCDFStore(path, read_only=True))
+        stored_states = raw_bytes = 0
+        for key in db.stored_keys():
+            for state in db.trajectory(key).states:
+                if state is not None:
+                    stored_states += 1
+                    raw_bytes += np.asarray(state).nbytes
+        trajectory_bytes = sum(f.stat().st_size for f in (path / "trajectories").iterdir())
+        total_bytes = trajectory_bytes + (path / "tams.nc").stat().st_size
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    memory, disk = min(memory_times), min(disk_times)
+    return {
+        "name": name,
+        "memory": memory,
+        "disk": disk,
+        "overhead": disk / memory - 1.0,
+        "files": len(db.stored_keys()) + 1,
+        "iterations": memory_result.iterations,
+        "states": stored_states,
+        "raw_per_state": raw_bytes / stored_states,
+        "disk_per_state": total_bytes / stored_states,
+        "disk_ratio": total_bytes / raw_bytes,
+    }
+
+
+def report(row: dict[str, Any], targets: bool) -> list[str]:
+    print(f"\n{row['name']}  ({row['iterations']} iterations, {row['files']} files)")
+    print(
+        f"  run time   memory {row['memory']:.3f} s   netCDF {row['disk']:.3f} s   "
+        f"overhead {100 * row['overhead']:+.0f}%"
+    )
+    print(
+        f"  per state  raw {row['raw_per_state']:.0f} B   on disk {row['disk_per_state']:.0f} B"
+        f"   ratio {row['disk_ratio']:.3f}x (all files, states + time/score/noise/metadata)"
+    )
+    missed = []
+    if targets:
+        if row["disk_ratio"] > DISK_TARGET:
+            missed.append(f"disk {row['disk_ratio']:.2f}x raw > {DISK_TARGET}x")
+        if row["overhead"] > OVERHEAD_TARGET:
+            missed.append(f"overhead {100 * row['overhead']:.0f}% > {100 * OVERHEAD_TARGET:.0f}%")
+        verdict = "MISSED: " + "; ".join(missed) if missed else "met"
+        print(
+            f"  targets (disk <= {DISK_TARGET}x, overhead <= {100 * OVERHEAD_TARGET:.0f}%): "
+            f"{verdict}"
+        )
+    return missed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each (best time)")
+    parser.add_argument("--dim", type=int, default=10_000)
+    parser.add_argument("--ntrajectories", type=int, default=16)
+    parser.add_argument("--iterations", type=int, default=40)
+    args = parser.parse_args()
+    print(f"bench_io: NetCDFStore vs MemoryStore (fsync on; {os.cpu_count()} cpus)")
+    report(
+        compare(
+            "1-D Ornstein-Uhlenbeck, every state stored",
+            OU,
+            ou_config(args.ntrajectories),
+            args.repeats,
+        ),
+        targets=False,
+    )
+    missed = report(
+        compare(
+            f"{args.dim}-d field, state every 10 steps",
+            Field,
+            field_config(args.ntrajectories, args.iterations, args.dim),
+            args.repeats,
+        ),
+        targets=True,
+    )
+    if missed:
+        print(
+            "  what would fix it: see the pytams-io README (write trajectory files from the "
+            "workers, in parallel with the driver; batch the two tams.nc writes of an "
+            "iteration)"
+        )
+
+
+if __name__ == "__main__":
+    main()
