@@ -27,11 +27,11 @@ def database(tmp_path: Path) -> Path:
     return tmp_path / "run.tams"
 
 
-def resume_fails(database: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+def resume_fails(database: Path, capsys: pytest.CaptureFixture[str], flag: str = "--resume") -> str:
     """``pytams run --resume`` exits with status 2; nothing in the database changes."""
     before = snapshot(database)
     capsys.readouterr()
-    status = main(["run", str(database.parent / "input.toml"), "--quiet", "--resume", *extra])
+    status = main(["run", str(database.parent / "input.toml"), "--quiet", flag])
     assert status == 2
     assert snapshot(database) == before
     return capsys.readouterr().err
@@ -53,6 +53,7 @@ def test_a_truncated_main_file(
     assert "backup" in str(info.value)
     error = resume_fails(database, capsys)
     assert str(database / "tams.nc") in error
+    assert str(database / "tams.nc") in resume_fails(database, capsys, "--overwrite")
 
 
 def test_a_truncated_trajectory_file(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,6 +66,7 @@ def test_a_truncated_trajectory_file(database: Path, capsys: pytest.CaptureFixtu
     assert str(victim) in str(info.value)
     assert "committed ensemble" in str(info.value)
     assert str(victim) in resume_fails(database, capsys)
+    assert str(victim) in resume_fails(database, capsys, "--overwrite")  # never deleted
 
 
 def test_a_missing_trajectory_file(database: Path, capsys: pytest.CaptureFixture[str]) -> None:

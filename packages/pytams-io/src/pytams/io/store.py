@@ -255,8 +255,8 @@ class NetCDFStore:
             else "was stored by the run"
         )
         return (
-            f"the trajectory {where}: restore {self.path} from a backup, or start a new "
-            "run (--overwrite)"
+            f"the trajectory {where}: restore {self.path} from a backup, or move that "
+            "directory away (pytams never deletes a damaged database) and start the run again"
         )
 
     def _check_location(self) -> None:
@@ -350,8 +350,8 @@ class NetCDFStore:
 
     def _load(self) -> None:
         fix = (
-            "restore it from a backup, or move the directory away and start a new run "
-            "(--overwrite replaces it)"
+            "restore it from a backup, or move the directory away (pytams never deletes a "
+            "damaged database) and start the run again"
         )
         with open_for_reading(self.main_file, "the database's main file", fix) as ds:
             names = ds.ncattrs()
