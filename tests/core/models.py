@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pytams.core import ForwardModel
+from pytams.core.batch import BatchedModel
 from pytams.core.loading import load_model_class
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +115,86 @@ class NaNScore(OrnsteinUhlenbeck):
 
     def _score(self) -> float:
         return float("nan") if self.step >= 2 else 0.0
+
+
+class BatchedOU(BatchedModel):
+    """OU in d dimensions, dX = -theta X dt + sigma dW, score mean(x) sqrt(d) / barrier."""
+
+    def _setup(self, params: dict[str, Any]) -> None:
+        self.dim = int(params.get("dim", 1))
+        self.theta = float(params.get("theta", 1.0))
+        self.sigma = float(params.get("sigma", 1.0))
+        self.barrier = float(params.get("barrier", 2.0))
+        self.x = np.zeros(self.dim)
+
+    def _advance_batch(
+        self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
+    ) -> np.ndarray:
+        dt = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        return states + (-self.theta * states * dt + self.sigma * np.sqrt(dt) * noise)
+
+    def _score_batch(self, states: np.ndarray, times: Any) -> np.ndarray:
+        return np.asarray(states.mean(axis=1) * math.sqrt(self.dim) / self.barrier)
+
+    def _make_noise(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal(self.dim)
+
+    def _noise_block(self, rng: np.random.Generator, steps: int) -> np.ndarray:
+        return rng.standard_normal((steps, self.dim))
+
+
+class BatchedDoubleWell(BatchedModel):
+    """dX = (X - X^3) dt + sqrt(2 eps) dW from -1; score (x + 1) / 2 (target 1 is the +1 well)."""
+
+    def _setup(self, params: dict[str, Any]) -> None:
+        self.eps = float(params.get("epsilon", 0.1))
+        self.x = np.array([-1.0])
+
+    def _advance_batch(
+        self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
+    ) -> np.ndarray:
+        dt = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        drift = states - states * states * states
+        return states + (drift * dt + np.sqrt(2.0 * self.eps * dt) * noise)
+
+    def _score_batch(self, states: np.ndarray, times: Any) -> np.ndarray:
+        return np.asarray((states[:, 0] + 1.0) / 2.0)
+
+    def _make_noise(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal(1)
+
+    def _noise_block(self, rng: np.random.Generator, steps: int) -> np.ndarray:
+        return rng.standard_normal((steps, 1))
+
+
+class BatchedBrownian(BatchedModel):
+    """The Brownian motion of examples/brownian as a batched model (same parameters)."""
+
+    def _setup(self, params: dict[str, Any]) -> None:
+        self.mu = float(params.get("mu", 0.0))
+        self.sigma = float(params.get("sigma", 1.0))
+        self.barrier = float(params.get("barrier", 4.0))
+        self.time_aware = bool(params.get("time_aware", False))
+        self.horizon = float(params.get("horizon", 1.0))
+        self.x = np.array([float(params.get("x0", 0.0))])
+
+    def _advance_batch(
+        self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
+    ) -> np.ndarray:
+        dt = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        return states + (self.mu * dt + self.sigma * np.sqrt(dt) * noise)
+
+    def _score_batch(self, states: np.ndarray, times: Any) -> np.ndarray:
+        x = states[:, 0]
+        if not self.time_aware:
+            return np.asarray(x / self.barrier)
+        remaining = np.maximum(self.horizon - np.asarray(times), 1e-12 * self.horizon)
+        return np.asarray(
+            1.0 - (self.barrier - x) / (self.barrier * np.sqrt(remaining / self.horizon))
+        )
+
+    def _make_noise(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal(1)
+
+    def _noise_block(self, rng: np.random.Generator, steps: int) -> np.ndarray:
+        return rng.standard_normal((steps, 1))

@@ -7,16 +7,19 @@ name used in ``[runner] type``; each is built as ``RunnerClass(config)``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
+from pytams.core.batch import is_batched, run_batch
 from pytams.core.config import Config
 from pytams.core.errors import MissingComponentError, ModelError
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
 
 _logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 PROVIDERS = {"asyncio": "pytams-runners", "dask": "pytams-runners"}
 
@@ -65,24 +68,23 @@ class SerialRunner:
         return None
 
     def run(self, context: RunContext, tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
-        """See `Runner`."""
+        """See `Runner`. A batched model runs all the tasks as one batch."""
+        if is_batched(context):
+            yield from self._with_retries(run_batch, context, list(tasks))
+            return
         for task in tasks:
-            yield self._run_with_retries(context, task)
+            yield self._with_retries(run_segment, context, task)
 
-    def _run_with_retries(self, context: RunContext, task: SegmentTask) -> SegmentResult:
+    def _with_retries(self, function: Callable[[RunContext, T], R], context: RunContext,
+                      work: T) -> R:
         for attempt in range(self.retries + 1):
             try:
-                return run_segment(context, task)
+                return function(context, work)
             except ModelError as exc:
                 if attempt == self.retries:
                     raise
-                _logger.warning(
-                    "retrying %s (attempt %d of %d): %s",
-                    task.key,
-                    attempt + 2,
-                    self.retries + 1,
-                    exc,
-                )
+                _logger.warning("retrying (attempt %d of %d): %s", attempt + 2,
+                                self.retries + 1, exc)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

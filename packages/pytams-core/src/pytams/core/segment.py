@@ -22,7 +22,7 @@ from pytams.core.loading import ModelSpec
 from pytams.core.model import ForwardModel
 from pytams.core.rng import segment_generator, segment_model_id
 from pytams.core.snapshot import Snapshot
-from pytams.core.trajectory import Trajectory, TrajectoryKey
+from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,13 +71,16 @@ class SegmentTask:
 
 @dataclass(slots=True, kw_only=True)
 class SegmentResult:
-    """The snapshots a task produced (after the branching point for a clone)."""
+    """The snapshots a task produced (after the branching point for a clone).
+
+    Columns are lists (scalar path) or arrays with a leading snapshot axis (batched path).
+    """
 
     task: SegmentTask
-    times: list[float] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    noises: list[Any] = field(default_factory=list)
-    states: list[Any] = field(default_factory=list)
+    times: Any = field(default_factory=list)
+    scores: Any = field(default_factory=list)
+    noises: Any = field(default_factory=list)
+    states: Any = field(default_factory=list)
     converged: bool = False
     model_steps: int = 0
 
@@ -88,10 +91,10 @@ class SegmentResult:
             trajectory = Trajectory(key=task.key)
         else:
             trajectory = parent.clone_prefix(task.key, task.branch_index)
-        trajectory.times.extend(self.times)
-        trajectory.scores.extend(self.scores)
-        trajectory.noises.extend(self.noises)
-        trajectory.states.extend(self.states)
+        trajectory.times = join(trajectory.times, self.times)
+        trajectory.scores = join(trajectory.scores, self.scores)
+        trajectory.noises = join(trajectory.noises, self.noises)
+        trajectory.states = join(trajectory.states, self.states)
         trajectory.converged = self.converged
         trajectory.model_steps = self.model_steps
         return trajectory

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from pytams.core.snapshot import Snapshot
 
 
@@ -37,7 +39,9 @@ class TrajectoryKey:
 class Trajectory:
     """A trajectory stored as columns (time, score, noise, state), one entry per snapshot.
 
-    Snapshot i is the state after i model steps. A clone shares its parent's first
+    Snapshot i is the state after i model steps. The columns are lists, or numpy arrays with
+    a leading snapshot axis when a batched model produced them (then every state is kept and
+    the start's noise is NaN). A clone shares its parent's first
     ``branch_index + 1`` snapshots (copied) and continues with fresh noise.
 
     Attributes:
@@ -52,10 +56,10 @@ class Trajectory:
     key: TrajectoryKey
     parent: TrajectoryKey | None = None
     branch_index: int | None = None
-    times: list[float] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    noises: list[Any] = field(default_factory=list)
-    states: list[Any] = field(default_factory=list)
+    times: Any = field(default_factory=list)
+    scores: Any = field(default_factory=list)
+    noises: Any = field(default_factory=list)
+    states: Any = field(default_factory=list)
     converged: bool = False
     model_steps: int = 0
 
@@ -72,8 +76,8 @@ class Trajectory:
             and self.branch_index == other.branch_index
             and self.converged == other.converged
             and self.model_steps == other.model_steps
-            and self.times == other.times
-            and self.scores == other.scores
+            and _same(self.times, other.times)
+            and _same(self.scores, other.scores)
             and _same(self.noises, other.noises)
             and _same(self.states, other.states)
         )
@@ -83,6 +87,8 @@ class Trajectory:
     @property
     def max_score(self) -> float:
         """The largest score along the trajectory (Q in the algorithm)."""
+        if isinstance(self.scores, np.ndarray):
+            return float(self.scores.max())
         return max(self.scores)
 
     @property
@@ -109,6 +115,10 @@ class Trajectory:
 
     def first_above(self, level: float) -> int:
         """Index of the first snapshot whose score is strictly above ``level``."""
+        if isinstance(self.scores, np.ndarray):
+            above = np.flatnonzero(self.scores > level)
+            if above.size:
+                return int(above[0])
         for index, score in enumerate(self.scores):
             if score > level:
                 return index
@@ -117,6 +127,8 @@ class Trajectory:
 
     def last_stored_state(self, index: int) -> int:
         """Index of the last snapshot at or before ``index`` that holds a state."""
+        if isinstance(self.states, np.ndarray):
+            return index
         while self.states[index] is None:
             index -= 1
         return index
@@ -135,10 +147,18 @@ class Trajectory:
         )
 
 
-def _same(left: list[Any], right: list[Any]) -> bool:
-    """Element-wise equality that compares numpy arrays bit for bit."""
-    import numpy as np
+def join(head: Any, tail: Any) -> Any:
+    """Concatenate two columns (lists, or arrays with a leading snapshot axis)."""
+    if isinstance(head, np.ndarray) and isinstance(tail, np.ndarray):
+        return np.concatenate((head, tail))
+    return list(head) + list(tail)
 
+
+def _same(left: Any, right: Any) -> bool:
+    """Element-wise equality that compares numpy arrays bit for bit."""
+    if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):
+        return (left.shape == right.shape and left.dtype == right.dtype
+                and left.tobytes() == right.tobytes())
     if len(left) != len(right):
         return False
     for a, b in zip(left, right, strict=False):

@@ -1,0 +1,246 @@
+"""Batched models: many trajectories per model call, for cheap models.
+
+A `BatchedModel` advances a whole batch of states (leading batch axis) in one call. The engine
+runs the initial ensemble, and each iteration's clones, as one batch; trajectories that end
+are masked out. The scalar interface keeps working (it is the batch hooks with a batch of one),
+and both paths give the same result, bit for bit, for the same seed:
+
+- every trajectory segment still draws its noise from its own generator (seed, trajectory,
+  generation), in blocks of `NOISE_BLOCK` steps (`_noise_block` must equal as many
+  `_make_noise` calls: numpy's Generator fills blocks sequentially);
+- the scalar hooks call the batch hooks on a batch of one, so each row goes through the same
+  floating-point operations.
+
+The batched path keeps every state (``store_state_every`` is for big states, which are not what
+this path is for) and stores NaN as the noise of a trajectory's first snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pytams.core.config import TrajectorySettings
+from pytams.core.errors import ModelError
+from pytams.core.model import ForwardModel
+from pytams.core.rng import segment_generator
+from pytams.core.segment import RunContext, SegmentResult, SegmentTask, _replay
+
+NOISE_BLOCK = 64
+
+
+class BatchedModel(ForwardModel[np.ndarray, np.ndarray]):
+    """A model that also advances a batch of trajectories at once (a capability).
+
+    Implement `_setup` (set the initial state, an array, as ``self.x``), `_make_noise`,
+    `_advance_batch` and `_score_batch`; optionally `_converged_batch` and `_noise_block`.
+    The scalar hooks are derived from the batch hooks. The batch hooks must not depend on the
+    instance's ``model_id`` (one instance serves the whole batch) and must take exactly the
+    requested time step. `_advance_batch` returns a new array (it must not modify its input:
+    the engine keeps every step's states).
+    """
+
+    x: np.ndarray
+
+    @abstractmethod
+    def _advance_batch(
+        self, states: np.ndarray, times: np.ndarray | float, dt: np.ndarray | float,
+        noise: np.ndarray,
+    ) -> np.ndarray:
+        """Return the states (B, ...) advanced by dt with noise (B, ...); times and dt broadcast."""
+
+    @abstractmethod
+    def _score_batch(self, states: np.ndarray, times: np.ndarray | float) -> np.ndarray:
+        """Return the scores (B,) of the states (B, ...) at the times."""
+
+    def _converged_batch(self, scores: np.ndarray, target: float) -> np.ndarray:
+        """Return the convergence mask (B,) (default: score >= target)."""
+        return scores >= target
+
+    def _noise_block(self, rng: np.random.Generator, steps: int) -> np.ndarray:
+        """Noise of ``steps`` steps (steps, ...): exactly ``steps`` successive `_make_noise` draws.
+
+        Override with one vectorised draw when it gives the same numbers (e.g.
+        ``rng.standard_normal((steps, d))`` for ``rng.standard_normal(d)``).
+        """
+        return np.stack([np.asarray(self._make_noise(rng)) for _ in range(steps)])
+
+    # the scalar hooks, as a batch of one
+    def _advance(self, dt: float, noise: np.ndarray) -> float:
+        self.x = self._advance_batch(self.x[None], self.time, dt, np.asarray(noise)[None])[0]
+        return dt
+
+    def _get_state(self) -> np.ndarray:
+        return self.x
+
+    def _set_state(self, state: np.ndarray) -> None:
+        self.x = np.array(state, copy=True)
+
+    def _score(self) -> float:
+        return float(self._score_batch(self.x[None], self.time)[0])
+
+    def _is_converged(self, score: float, target: float) -> bool:
+        return bool(self._converged_batch(np.array([score]), target)[0])
+
+
+def is_batched(context: RunContext) -> bool:
+    """Whether the run's model can advance batches."""
+    return issubclass(context.model.cls, BatchedModel)
+
+
+def run_batch(context: RunContext, tasks: Sequence[SegmentTask]) -> list[SegmentResult]:
+    """Run tasks as one batch: the same results as `run_segment` on each, in task order.
+
+    Raises:
+        ModelError: Naming the trajectory and the step where the model failed.
+    """
+    if not tasks:
+        return []
+    model = context.build_model(tasks[0].key)
+    assert isinstance(model, BatchedModel)
+    try:
+        return _Batch(model, context, tasks).run()
+    except ModelError:
+        raise
+    except Exception as exc:
+        msg = (f"batched model {context.model.name} failed on a batch of {len(tasks)} "
+               f"trajectories ({tasks[0].key} ...): {type(exc).__name__}: {exc}")
+        raise ModelError(msg) from exc
+    finally:
+        model.close()
+
+
+class _Batch:
+    """The state of a batch run: current rows, noise blocks and the history of every step."""
+
+    def __init__(self, model: BatchedModel, context: RunContext,
+                 tasks: Sequence[SegmentTask]) -> None:
+        self.model = model
+        self.context = context
+        self.tasks = tasks
+        self.settings: TrajectorySettings = context.trajectory
+        self.initial = np.array(model.x, copy=True)  # every initial trajectory starts here
+        starts = [self._start(task) for task in tasks]
+        self.x = np.stack([x for x, _, _ in starts])
+        self.t = np.array([t for _, t, _ in starts], dtype=np.float64)
+        self.first_step = np.array([s for _, _, s in starts], dtype=np.int64)
+        self.rngs = [segment_generator(context.seed, context.repeat, task.key.slot,
+                                       task.key.generation) for task in tasks]
+
+    def _start(self, task: SegmentTask) -> tuple[np.ndarray, float, int]:
+        """The row's state, time and step where its segment starts (after any replay)."""
+        model = self.model
+        if task.start is not None:
+            model.restore(task.start.state, time=task.start.time, step=task.start_index)
+            _replay(model, task, self.settings)
+            return np.array(model.x, copy=True), model.time, model.step
+        return self.initial, 0.0, 0
+
+    def run(self) -> list[SegmentResult]:
+        model, settings = self.model, self.settings
+        batch = len(self.tasks)
+        target, step_size = settings.target_score, settings.step_size
+        variant = self.context.variant
+        end = math.inf if variant == "ams" else settings.end_time
+        tolerance = 1e-9 * step_size
+        lower = -math.inf
+        if variant != "tams" and settings.min_score is not None:
+            lower = settings.min_score
+        x, t = self.x, self.t
+        score = self._checked(model._score_batch(x, t), np.arange(batch), 0)
+        ended = model._converged_batch(score, target)
+        converged = ended.copy()
+        ended |= (end - t <= tolerance) | (score <= lower)
+        last = np.where(ended, 0, -1)  # index in the history of each row's last snapshot
+        history_x, history_t, history_s, history_n = [x.copy()], [t.copy()], [score], []
+        block = np.empty(0)
+        j = 0
+        active = np.flatnonzero(~ended)
+        while active.size:
+            if j % NOISE_BLOCK == 0:
+                block = self._refill(active, block, batch)
+            noise = block[:, j % NOISE_BLOCK]
+            if active.size == batch:
+                x, t, score = self._step_all(x, t, noise, end, step_size)
+                rows = active
+            else:
+                rows = active
+                x, t, score = x.copy(), t.copy(), score.copy()
+                remaining = end - t[rows]
+                dt = np.where(remaining > step_size, step_size, remaining)
+                x[rows] = model._advance_batch(x[rows], t[rows], dt, noise[rows])
+                t[rows] = t[rows] + dt
+                score[rows] = model._score_batch(x[rows], t[rows])
+            j += 1
+            self._checked(score[rows], rows, j)
+            done = model._converged_batch(score[rows], target)
+            converged[rows] = done
+            done = done | (end - t[rows] <= tolerance) | (score[rows] <= lower)
+            history_x.append(x)
+            history_t.append(t)
+            history_s.append(score)
+            history_n.append(noise)
+            if done.any():
+                finished = rows[done]
+                last[finished] = j
+                active = rows[~done]
+        return self._results(history_x, history_t, history_s, history_n, last, converged)
+
+    def _step_all(self, x: np.ndarray, t: np.ndarray, noise: np.ndarray, end: float,
+                  step_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One step of every row (the fast path: no gather or scatter)."""
+        remaining = end - t
+        dt = np.where(remaining > step_size, step_size, remaining)
+        x = self.model._advance_batch(x, t, dt, noise)
+        t = t + dt
+        return x, t, self.model._score_batch(x, t)
+
+    def _refill(self, active: np.ndarray, old: np.ndarray, batch: int) -> np.ndarray:
+        """Draw the next block of noise for every active row from its own generator."""
+        draws = {int(r): self.model._noise_block(self.rngs[r], NOISE_BLOCK) for r in active}
+        sample = next(iter(draws.values()))
+        block = np.zeros((batch, *sample.shape), dtype=sample.dtype)
+        for r, values in draws.items():
+            block[r] = values
+        del old
+        return block
+
+    def _checked(self, scores: np.ndarray, rows: np.ndarray, step: int) -> np.ndarray:
+        bad = ~np.isfinite(scores)
+        if bad.any():
+            row = int(rows[np.flatnonzero(bad)[0]])
+            task = self.tasks[row]
+            msg = (f"model {self.context.model.name} failed in trajectory {task.key} at step "
+                   f"{int(self.first_step[row]) + step}: the score is {float(scores[bad][0])!r}; a "
+                   "score must be finite")
+            raise ModelError(msg)
+        return scores
+
+    def _results(self, xs: list[np.ndarray], ts: list[np.ndarray], ss: list[np.ndarray],
+                 ns: list[np.ndarray], last: np.ndarray, converged: np.ndarray
+                 ) -> list[SegmentResult]:
+        """Per-task columns: each row's history up to its last snapshot."""
+        x_all, t_all, s_all = np.stack(xs), np.stack(ts), np.stack(ss)
+        n_all = np.stack(ns) if ns else np.empty((0, *x_all.shape[1:]))
+        results = []
+        for row, task in enumerate(self.tasks):
+            stop = int(last[row]) + 1
+            first = 0 if task.start is None else 1  # a clone's branch point is its parent's
+            noises = n_all[0 : stop - 1, row]  # snapshot j came from the noise of step j
+            if task.start is None:
+                head = np.full((1, *n_all.shape[2:]), np.nan, dtype=n_all.dtype)
+                noises = np.concatenate((head, noises))
+            results.append(SegmentResult(
+                task=task,
+                times=t_all[first:stop, row].copy(),
+                scores=s_all[first:stop, row].copy(),
+                noises=np.array(noises, copy=True),
+                states=x_all[first:stop, row].copy(),
+                converged=bool(converged[row]),
+                model_steps=(stop - 1) + len(task.replay),
+            ))
+        return results
