@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ class FaultyOU(ForwardModel[float, float]):
         fail_one_in: fail once (the first attempt) in the segments whose model id hashes to
             0 modulo this number; a marker file in fail_dir remembers the failure.
         The file ``fail_dir/broken``: while it exists, every step fails.
+        trace_dir: each segment writes a file there: its process id, whether it is a clone,
+            and the wall-clock interval it ran in.
     """
 
     def _setup(self, params: dict[str, Any]) -> None:
@@ -37,6 +41,10 @@ class FaultyOU(ForwardModel[float, float]):
         self.fail_one_in = int(params.get("fail_one_in", 0))
         self.x = 0.0
         self.fail_at = -1
+        trace_dir = params.get("trace_dir")
+        self.trace_dir = None if trace_dir is None else Path(trace_dir)
+        self.is_clone = False
+        self.started = time.time()
         if self.fail_dir is not None and self.fail_one_in:
             digest = hashlib.sha256(str(self.model_id).encode()).digest()
             if int.from_bytes(digest[:8], "little") % self.fail_one_in == 0:
@@ -62,6 +70,12 @@ class FaultyOU(ForwardModel[float, float]):
 
     def _set_state(self, state: float) -> None:
         self.x = state
+        self.is_clone = True
+
+    def _close(self) -> None:
+        if self.trace_dir is not None:
+            line = f"{os.getpid()} {int(self.is_clone)} {self.started!r} {time.time()!r}\n"
+            (self.trace_dir / f"{self.model_id}-{uuid.uuid4().hex}").write_text(line)
 
     def _score(self) -> float:
         return self.x / self.barrier

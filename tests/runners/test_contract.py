@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +74,25 @@ def test_a_model_loaded_from_a_file_reimports_in_workers(serial_run: Any) -> Non
     ).run()
     assert result == serial_run[0]
     assert Database(store).ensemble == serial_run[1].ensemble
+
+
+@pytest.mark.parametrize("name", ["asyncio-2", "dask-2"])
+def test_initial_ensemble_uses_every_worker_and_clones_run_in_parallel(
+    name: str, tmp_path: Path, dask2: DaskRunner, serial_run: Any
+) -> None:
+    runner: Any = dask2 if name == "dask-2" else RUNNERS[name]()
+    config = tables(model={"sleep": 0.002, "trace_dir": str(tmp_path)})
+    assert_same_run(run_tams(config, runner=runner), serial_run)
+    traces = [line.split() for path in tmp_path.iterdir() for line in path.read_text().splitlines()]
+    initial = [
+        (int(pid), float(start), float(end)) for pid, clone, start, end in traces if clone == "0"
+    ]
+    clones = sorted((float(start), float(end)) for pid, clone, start, end in traces if clone == "1")
+    assert len({pid for pid, _, _ in initial}) == 2  # both workers ran initial trajectories
+    # clones of one iteration run side by side: some clone starts before the previous one ends
+    # (iterations are sequential, so overlapping clones belong to the same iteration)
+    overlapping = sum(b_start < a_end for (_, a_end), (b_start, _) in itertools.pairwise(clones))
+    assert overlapping >= len(clones) // 4, clones
 
 
 def context() -> RunContext:
