@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +27,7 @@ from pytams.core.config import TrajectorySettings
 from pytams.core.errors import ModelError
 from pytams.core.model import ForwardModel
 from pytams.core.rng import segment_generator
-from pytams.core.segment import RunContext, SegmentResult, SegmentTask, _replay
+from pytams.core.segment import RunContext, SegmentResult, SegmentTask, horizon, replay
 
 NOISE_BLOCK = 64
 
@@ -48,7 +47,10 @@ class BatchedModel(ForwardModel[np.ndarray, np.ndarray]):
 
     @abstractmethod
     def _advance_batch(
-        self, states: np.ndarray, times: np.ndarray | float, dt: np.ndarray | float,
+        self,
+        states: np.ndarray,
+        times: np.ndarray | float,
+        dt: np.ndarray | float,
         noise: np.ndarray,
     ) -> np.ndarray:
         """Return the states (B, ...) advanced by dt with noise (B, ...); times and dt broadcast."""
@@ -107,8 +109,10 @@ def run_batch(context: RunContext, tasks: Sequence[SegmentTask]) -> list[Segment
     except ModelError:
         raise
     except Exception as exc:
-        msg = (f"batched model {context.model.name} failed on a batch of {len(tasks)} "
-               f"trajectories ({tasks[0].key} ...): {type(exc).__name__}: {exc}")
+        msg = (
+            f"batched model {context.model.name} failed on a batch of {len(tasks)} "
+            f"trajectories ({tasks[0].key} ...): {type(exc).__name__}: {exc}"
+        )
         raise ModelError(msg) from exc
     finally:
         model.close()
@@ -117,8 +121,9 @@ def run_batch(context: RunContext, tasks: Sequence[SegmentTask]) -> list[Segment
 class _Batch:
     """The state of a batch run: current rows, noise blocks and the history of every step."""
 
-    def __init__(self, model: BatchedModel, context: RunContext,
-                 tasks: Sequence[SegmentTask]) -> None:
+    def __init__(
+        self, model: BatchedModel, context: RunContext, tasks: Sequence[SegmentTask]
+    ) -> None:
         self.model = model
         self.context = context
         self.tasks = tasks
@@ -128,15 +133,17 @@ class _Batch:
         self.x = np.stack([x for x, _, _ in starts])
         self.t = np.array([t for _, t, _ in starts], dtype=np.float64)
         self.first_step = np.array([s for _, _, s in starts], dtype=np.int64)
-        self.rngs = [segment_generator(context.seed, context.repeat, task.key.slot,
-                                       task.key.generation) for task in tasks]
+        self.rngs = [
+            segment_generator(context.seed, context.repeat, task.key.slot, task.key.generation)
+            for task in tasks
+        ]
 
     def _start(self, task: SegmentTask) -> tuple[np.ndarray, float, int]:
         """The row's state, time and step where its segment starts (after any replay)."""
         model = self.model
         if task.start is not None:
             model.restore(task.start.state, time=task.start.time, step=task.start_index)
-            _replay(model, task, self.settings)
+            replay(model, task, self.settings, self.context.variant)
             return np.array(model.x, copy=True), model.time, model.step
         return self.initial, 0.0, 0
 
@@ -145,7 +152,7 @@ class _Batch:
         batch = len(self.tasks)
         target, step_size = settings.target_score, settings.step_size
         variant = self.context.variant
-        end = math.inf if variant == "ams" else settings.end_time
+        end = horizon(settings, variant)
         tolerance = 1e-9 * step_size
         lower = -math.inf
         if variant != "tams" and settings.min_score is not None:
@@ -190,8 +197,9 @@ class _Batch:
                 active = rows[~done]
         return self._results(history_x, history_t, history_s, history_n, last, converged)
 
-    def _step_all(self, x: np.ndarray, t: np.ndarray, noise: np.ndarray, end: float,
-                  step_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _step_all(
+        self, x: np.ndarray, t: np.ndarray, noise: np.ndarray, end: float, step_size: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One step of every row (the fast path: no gather or scatter)."""
         remaining = end - t
         dt = np.where(remaining > step_size, step_size, remaining)
@@ -214,15 +222,23 @@ class _Batch:
         if bad.any():
             row = int(rows[np.flatnonzero(bad)[0]])
             task = self.tasks[row]
-            msg = (f"model {self.context.model.name} failed in trajectory {task.key} at step "
-                   f"{int(self.first_step[row]) + step}: the score is {float(scores[bad][0])!r}; a "
-                   "score must be finite")
+            msg = (
+                f"model {self.context.model.name} failed in trajectory {task.key} at step "
+                f"{int(self.first_step[row]) + step}: the score is {float(scores[bad][0])!r}; a "
+                "score must be finite"
+            )
             raise ModelError(msg)
         return scores
 
-    def _results(self, xs: list[np.ndarray], ts: list[np.ndarray], ss: list[np.ndarray],
-                 ns: list[np.ndarray], last: np.ndarray, converged: np.ndarray
-                 ) -> list[SegmentResult]:
+    def _results(
+        self,
+        xs: list[np.ndarray],
+        ts: list[np.ndarray],
+        ss: list[np.ndarray],
+        ns: list[np.ndarray],
+        last: np.ndarray,
+        converged: np.ndarray,
+    ) -> list[SegmentResult]:
         """Per-task columns: each row's history up to its last snapshot."""
         x_all, t_all, s_all = np.stack(xs), np.stack(ts), np.stack(ss)
         n_all = np.stack(ns) if ns else np.empty((0, *x_all.shape[1:]))
@@ -234,13 +250,15 @@ class _Batch:
             if task.start is None:
                 head = np.full((1, *n_all.shape[2:]), np.nan, dtype=n_all.dtype)
                 noises = np.concatenate((head, noises))
-            results.append(SegmentResult(
-                task=task,
-                times=t_all[first:stop, row].copy(),
-                scores=s_all[first:stop, row].copy(),
-                noises=np.array(noises, copy=True),
-                states=x_all[first:stop, row].copy(),
-                converged=bool(converged[row]),
-                model_steps=(stop - 1) + len(task.replay),
-            ))
+            results.append(
+                SegmentResult(
+                    task=task,
+                    times=t_all[first:stop, row].copy(),
+                    scores=s_all[first:stop, row].copy(),
+                    noises=np.array(noises, copy=True),
+                    states=x_all[first:stop, row].copy(),
+                    converged=bool(converged[row]),
+                    model_steps=(stop - 1) + len(task.replay),
+                )
+            )
         return results

@@ -117,7 +117,7 @@ def run_segment(context: RunContext, task: SegmentTask) -> SegmentResult:
             _record(model, result, None, settings.store_state_every)
         else:
             model.restore(task.start.state, time=task.start.time, step=task.start_index)
-            _replay(model, task, settings)
+            replay(model, task, settings, context.variant)
         rng = segment_generator(context.seed, context.repeat, task.key.slot, task.key.generation)
         result.converged = _advance_to_end(model, rng, settings, result, context.variant)
         result.model_steps = model.step - task.start_index
@@ -131,15 +131,19 @@ def run_segment(context: RunContext, task: SegmentTask) -> SegmentResult:
     return result
 
 
-def _next_dt(time: float, settings: TrajectorySettings) -> float:
-    """The step to request at ``time``: dt, shortened to land on the horizon (as the loop)."""
-    return min(settings.step_size, settings.end_time - time)
+def horizon(settings: TrajectorySettings, variant: str) -> float:
+    """The time at which trajectories end: T, or never for the ams variant."""
+    return math.inf if variant == "ams" else settings.end_time
 
 
-def _replay(model: ForwardModel[Any, Any], task: SegmentTask, settings: TrajectorySettings) -> None:
+def replay(
+    model: ForwardModel[Any, Any], task: SegmentTask, settings: TrajectorySettings, variant: str
+) -> None:
     """Re-run the parent's steps from its stored state to the branching point."""
+    end, step_size = horizon(settings, variant), settings.step_size
     for noise in task.replay:
-        model.advance(_next_dt(model.time, settings), noise)
+        time = model.time
+        model.advance(step_size if end - time > step_size else end - time, noise)
     if task.replay and task.branch_score is not None:
         score = model.score()
         if score != task.branch_score:
@@ -167,7 +171,7 @@ def _advance_to_end(
     the public methods inlined) and appends to the result's columns through local names.
     """
     target, every, step_size = settings.target_score, settings.store_state_every, settings.step_size
-    end = math.inf if variant == "ams" else settings.end_time
+    end = horizon(settings, variant)
     tolerance = 1e-9 * settings.step_size
     lower = -math.inf
     if variant != "tams" and settings.min_score is not None:
