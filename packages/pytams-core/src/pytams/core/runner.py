@@ -75,16 +75,18 @@ class SerialRunner:
         for task in tasks:
             yield self._with_retries(run_segment, context, task)
 
-    def _with_retries(self, function: Callable[[RunContext, T], R], context: RunContext,
-                      work: T) -> R:
+    def _with_retries(
+        self, function: Callable[[RunContext, T], R], context: RunContext, work: T
+    ) -> R:
         for attempt in range(self.retries + 1):
             try:
                 return function(context, work)
             except ModelError as exc:
                 if attempt == self.retries:
                     raise
-                _logger.warning("retrying (attempt %d of %d): %s", attempt + 2,
-                                self.retries + 1, exc)
+                _logger.warning(
+                    "retrying (attempt %d of %d): %s", attempt + 2, self.retries + 1, exc
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
 

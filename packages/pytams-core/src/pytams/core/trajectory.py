@@ -157,8 +157,11 @@ def join(head: Any, tail: Any) -> Any:
 def _same(left: Any, right: Any) -> bool:
     """Element-wise equality that compares numpy arrays bit for bit."""
     if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):
-        return (left.shape == right.shape and left.dtype == right.dtype
-                and left.tobytes() == right.tobytes())
+        return (
+            left.shape == right.shape
+            and left.dtype == right.dtype
+            and left.tobytes() == right.tobytes()
+        )
     if len(left) != len(right):
         return False
     for a, b in zip(left, right, strict=False):
