@@ -149,6 +149,8 @@ class Trajectory:
 
 def join(head: Any, tail: Any) -> Any:
     """Concatenate two columns (lists, or arrays with a leading snapshot axis)."""
+    if len(head) == 0:
+        return tail
     if isinstance(head, np.ndarray) and isinstance(tail, np.ndarray):
         return np.concatenate((head, tail))
     return list(head) + list(tail)
