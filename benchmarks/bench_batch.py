@@ -34,8 +34,8 @@ class OU(BatchedModel):
     def _advance_batch(
         self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
     ) -> np.ndarray:
-        dt = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
-        return states + (-states * dt + np.sqrt(dt) * noise)
+        step = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        return np.asarray(states + (-states * step + np.sqrt(step) * noise))
 
     def _score_batch(self, states: np.ndarray, times: Any) -> np.ndarray:
         return states[:, 0] / BARRIER
@@ -89,7 +89,7 @@ def numpy_loop(n: int, per_trajectory_noise: bool) -> tuple[float, int]:
 def best(repeats: int, fn: Any, *args: Any) -> float:
     """Model steps per second, best of ``repeats``."""
     runs = [fn(*args) for _ in range(repeats)]
-    return max(steps / seconds for seconds, steps in runs)
+    return float(max(steps / seconds for seconds, steps in runs))
 
 
 def main() -> None:

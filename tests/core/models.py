@@ -130,8 +130,10 @@ class BatchedOU(BatchedModel):
     def _advance_batch(
         self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
     ) -> np.ndarray:
-        dt = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
-        return states + (-self.theta * states * dt + self.sigma * np.sqrt(dt) * noise)
+        step = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        return np.asarray(
+            states + (-self.theta * states * step + self.sigma * np.sqrt(step) * noise)
+        )
 
     def _score_batch(self, states: np.ndarray, times: Any) -> np.ndarray:
         return np.asarray(states.mean(axis=1) * math.sqrt(self.dim) / self.barrier)
@@ -153,9 +155,9 @@ class BatchedDoubleWell(BatchedModel):
     def _advance_batch(
         self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
     ) -> np.ndarray:
-        dt = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        step = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
         drift = states - states * states * states
-        return states + (drift * dt + np.sqrt(2.0 * self.eps * dt) * noise)
+        return np.asarray(states + (drift * step + np.sqrt(2.0 * self.eps * step) * noise))
 
     def _score_batch(self, states: np.ndarray, times: Any) -> np.ndarray:
         return np.asarray((states[:, 0] + 1.0) / 2.0)
@@ -181,8 +183,8 @@ class BatchedBrownian(BatchedModel):
     def _advance_batch(
         self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
     ) -> np.ndarray:
-        dt = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
-        return states + (self.mu * dt + self.sigma * np.sqrt(dt) * noise)
+        step = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        return np.asarray(states + (self.mu * step + self.sigma * np.sqrt(step) * noise))
 
     def _score_batch(self, states: np.ndarray, times: Any) -> np.ndarray:
         x = states[:, 0]

@@ -142,6 +142,7 @@ class _Batch:
         """The row's state, time and step where its segment starts (after any replay)."""
         model = self.model
         if task.start is not None:
+            assert task.start.state is not None  # clone tasks start from a stored state
             model.restore(task.start.state, time=task.start.time, step=task.start_index)
             replay(model, task, self.settings, self.context.variant)
             return np.array(model.x, copy=True), model.time, model.step

@@ -89,12 +89,12 @@ class Trajectory:
         """The largest score along the trajectory (Q in the algorithm)."""
         if isinstance(self.scores, np.ndarray):
             return float(self.scores.max())
-        return max(self.scores)
+        return float(max(self.scores))
 
     @property
     def end_time(self) -> float:
         """Time of the last snapshot."""
-        return self.times[-1]
+        return float(self.times[-1])
 
     @property
     def snapshots(self) -> tuple[Snapshot[Any, Any], ...]:
