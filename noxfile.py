@@ -101,3 +101,14 @@ def containers(session: nox.Session) -> None:
     build_sh = str(ROOT / "containers" / "build.sh")
     session.run("bash", build_sh, "base", "core", "full", env=build_env, external=True)
     session.run("pytest", str(ROOT / "tests" / "containers"), *session.posargs, env=env)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Sphinx docs, warnings as errors; then the tutorial's code (tests/models/test_tutorial.py)."""
+    install_workspace(session)
+    session.install("sphinx>=7", "myst-parser>=2", "matplotlib>=3.6")
+    out = Path(session.create_tmp()) / "html"
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", str(ROOT / "docs"), str(out))
+    session.run("pytest", str(ROOT / "tests" / "models" / "test_tutorial.py"), *session.posargs)
+    session.log(f"docs built in {out}")

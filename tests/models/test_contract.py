@@ -13,13 +13,21 @@ from pytams.core import ForwardModel
 from pytams.models import registered_models
 
 MODELS = registered_models()
-EXPECTED = {"brownian", "ornstein_uhlenbeck", "double_well_1d", "double_well_2d",
-            "double_well_3d", "triple_well", "cessi", "external"}
+EXPECTED = {
+    "brownian",
+    "ornstein_uhlenbeck",
+    "double_well_1d",
+    "double_well_2d",
+    "double_well_3d",
+    "triple_well",
+    "cessi",
+    "external",
+}
 DT = 0.01
 
 
 def test_every_model_is_registered() -> None:
-    assert EXPECTED <= set(MODELS)
+    assert set(MODELS) >= EXPECTED
     for name, cls in MODELS.items():
         assert issubclass(cls, ForwardModel), name
 
@@ -75,8 +83,7 @@ def test_stored_state_never_changes(name: str, tmp_path: Path, stepper: Path) ->
 
 
 def test_deterministic_for_given_noise(name: str, tmp_path: Path, stepper: Path) -> None:
-    noises = [make(name, tmp_path, stepper).make_noise(np.random.default_rng(3))
-              for _ in range(1)]
+    noises = [make(name, tmp_path, stepper).make_noise(np.random.default_rng(3)) for _ in range(1)]
     rng = np.random.default_rng(3)
     first = make(name, tmp_path, stepper, model_id=1)
     second = make(name, tmp_path, stepper, model_id=2)
@@ -93,8 +100,7 @@ def test_deterministic_for_given_noise(name: str, tmp_path: Path, stepper: Path)
     assert same(a, b)
 
 
-def test_score_is_finite_and_starts_below_target(name: str, tmp_path: Path,
-                                                 stepper: Path) -> None:
+def test_score_is_finite_and_starts_below_target(name: str, tmp_path: Path, stepper: Path) -> None:
     model = make(name, tmp_path, stepper)
     assert math.isfinite(model.score())
     assert model.score() < 1.0
@@ -122,7 +128,6 @@ def test_known_answers_exist_where_documented() -> None:
 
     trajectory = TrajectorySettings(end_time=1.0, step_size=0.01, target_score=1.0)
     for name in EXPECTED - {"triple_well"}:
-        answer = MODELS[name].known_answer({"barrier": 3.0} if name != "cessi" else {},
-                                           trajectory)
+        answer = MODELS[name].known_answer({"barrier": 3.0} if name != "cessi" else {}, trajectory)
         assert 0.0 < answer.probability < 1.0, name
     assert not hasattr(MODELS["triple_well"], "known_answer")

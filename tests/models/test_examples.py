@@ -10,13 +10,22 @@ import pytest
 from pytams.core.cli import main
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-MINE = sorted(p.name for p in EXAMPLES.iterdir()
-              if (p / "input.toml").exists() and p.name != "brownian")
+MINE = sorted(
+    p.name for p in EXAMPLES.iterdir() if (p / "input.toml").exists() and p.name != "brownian"
+)
 
 
 def test_the_examples_are_found() -> None:
-    assert {"brownian_drift", "ornstein_uhlenbeck", "double_well_1d", "double_well_2d",
-            "double_well_3d", "triple_well", "cessi", "external"} <= set(MINE)
+    assert {
+        "brownian_drift",
+        "ornstein_uhlenbeck",
+        "double_well_1d",
+        "double_well_2d",
+        "double_well_3d",
+        "triple_well",
+        "cessi",
+        "external",
+    } <= set(MINE)
     for name in MINE:
         readme = (EXAMPLES / name / "README.md").read_text()
         assert "pytams compare" in readme, name
@@ -26,7 +35,8 @@ def test_the_examples_are_found() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MINE)
 def test_example_runs_small_and_prints_its_known_answer(
-        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     overrides = ["--set", "tams.ntrajectories=20"]
     if name == "external":
         overrides += ["--set", f"model.state_dir='{tmp_path}'"]  # compiles its C stepper

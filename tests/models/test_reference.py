@@ -26,12 +26,15 @@ def rows() -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-@pytest.mark.parametrize("row", rows()[:4] + rows()[5:], ids=lambda r: f"mu{r['mu']}-b{r['barrier']}")
+@pytest.mark.parametrize(
+    "row", rows()[:4] + rows()[5:], ids=lambda r: f"mu{r['mu']}-b{r['barrier']}"
+)
 def test_continuous_solver_matches_the_closed_form(row: dict[str, float]) -> None:
     closed = brownian_probability(row["mu"], row["sigma"], row["x0"], row["barrier"], row["T"])
     assert closed == pytest.approx(row["p_continuous"], rel=1e-8)
-    solved = continuous_probability(row["mu"], row["sigma"], x0=row["x0"],
-                                    barrier=row["barrier"], end_time=row["T"])
+    solved = continuous_probability(
+        row["mu"], row["sigma"], x0=row["x0"], barrier=row["barrier"], end_time=row["T"]
+    )
     assert solved == pytest.approx(closed, rel=1e-6)
 
 
@@ -42,8 +45,14 @@ def test_euler_chain_solver_matches_the_table(row: dict[str, float]) -> None:
     The table's p_euler values differ from this solver by up to 3.4e-6 relative (more than
     their stated error); an independent quadrature (below) agrees with the solver to 1e-9.
     """
-    solved = euler_chain_probability(row["mu"], row["sigma"], x0=row["x0"],
-                                     barrier=row["barrier"], end_time=row["T"], dt=row["dt"])
+    solved = euler_chain_probability(
+        row["mu"],
+        row["sigma"],
+        x0=row["x0"],
+        barrier=row["barrier"],
+        end_time=row["T"],
+        dt=row["dt"],
+    )
     assert solved == pytest.approx(row["p_euler"], rel=1e-5)
 
 
@@ -52,13 +61,25 @@ def test_euler_chain_solver_matches_nested_quadrature() -> None:
     s, barrier = 0.1, 0.25
 
     def miss_two(x: float) -> float:  # P(X_1 < B, X_2 < B | X_0 = x)
-        return quad(lambda y: norm.pdf(y, x, s) * norm.cdf((barrier - y) / s), x - 2.0,
-                    barrier, epsabs=1e-15, epsrel=1e-13)[0]
+        return float(
+            quad(
+                lambda y: norm.pdf(y, x, s) * norm.cdf((barrier - y) / s),
+                x - 2.0,
+                barrier,
+                epsabs=1e-15,
+                epsrel=1e-13,
+            )[0]
+        )
 
-    exact = 1.0 - quad(lambda y: norm.pdf(y, 0.0, s) * miss_two(y), -1.5, barrier,
-                       epsabs=1e-14, epsrel=1e-12)[0]
-    solved = euler_chain_probability(0.0, 1.0, x0=0.0, barrier=barrier, end_time=0.03,
-                                     dt=0.01, lower=-2.0)
+    exact = (
+        1.0
+        - quad(
+            lambda y: norm.pdf(y, 0.0, s) * miss_two(y), -1.5, barrier, epsabs=1e-14, epsrel=1e-12
+        )[0]
+    )
+    solved = euler_chain_probability(
+        0.0, 1.0, x0=0.0, barrier=barrier, end_time=0.03, dt=0.01, lower=-2.0
+    )
     assert solved == pytest.approx(exact, rel=1e-9)
 
 
@@ -76,10 +97,12 @@ def test_a_lower_cutoff_above_the_start_is_refused() -> None:
 def test_double_well_reference_matches_brute_force_monte_carlo() -> None:
     """1-D double well, eps = 0.05, T = 10, dt = 0.01: p near 7e-3, 2e5 vectorised paths."""
     eps, dt, steps, paths = 0.05, 0.01, 1000, 200_000
-    exact = euler_chain_probability(drift_1d, math.sqrt(2 * eps), x0=-1.0, barrier=1.0,
-                                    end_time=10.0, dt=dt, lower=-2.5)
-    continuous = continuous_probability(drift_1d, math.sqrt(2 * eps), x0=-1.0, barrier=1.0,
-                                        end_time=10.0, lower=-2.5)
+    exact = euler_chain_probability(
+        drift_1d, math.sqrt(2 * eps), x0=-1.0, barrier=1.0, end_time=10.0, dt=dt, lower=-2.5
+    )
+    continuous = continuous_probability(
+        drift_1d, math.sqrt(2 * eps), x0=-1.0, barrier=1.0, end_time=10.0, lower=-2.5
+    )
     rng = np.random.default_rng(20261125)
     scale = math.sqrt(2 * eps * dt)
     noise = np.empty(paths)
@@ -96,7 +119,9 @@ def test_double_well_reference_matches_brute_force_monte_carlo() -> None:
     p = hits / paths
     std_error = math.sqrt(p * (1 - p) / paths)
     z = (p - exact) / std_error
-    print(f"brute force {p:.5e} +- {std_error:.1e}; reference {exact:.5e} (z {z:+.2f}); "
-          f"continuous {continuous:.5e}")
+    print(
+        f"brute force {p:.5e} +- {std_error:.1e}; reference {exact:.5e} (z {z:+.2f}); "
+        f"continuous {continuous:.5e}"
+    )
     assert 5e-3 < exact < 2e-2
     assert abs(z) < 3.0

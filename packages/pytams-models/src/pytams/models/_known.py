@@ -28,8 +28,9 @@ class KnownAnswer:
     continuous: float | None = None
 
 
-def number(params: Mapping[str, Any], key: str, default: float, *, positive: bool = False,
-           model: str) -> float:
+def number(
+    params: Mapping[str, Any], key: str, default: float, *, positive: bool = False, model: str
+) -> float:
     """A float parameter of the ``[model]`` table, checked."""
     value = params.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -41,16 +42,22 @@ def number(params: Mapping[str, Any], key: str, default: float, *, positive: boo
     return float(value)
 
 
-def vector(params: Mapping[str, Any], key: str, default: Sequence[float], dim: int, *,
-           model: str) -> NDArray[np.float64]:
+def vector(
+    params: Mapping[str, Any], key: str, default: Sequence[float], dim: int, *, model: str
+) -> NDArray[np.float64]:
     """A vector parameter (a list of ``dim`` numbers, or one number for all components)."""
     value = params.get(key, list(default))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return np.full(dim, float(value))
-    if (not isinstance(value, (list, tuple)) or len(value) != dim
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        msg = (f"[model] {key} = {value!r}: {model} needs a list of {dim} numbers "
-               f"(or one number), e.g. {key} = {list(default)}")
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != dim
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
+        msg = (
+            f"[model] {key} = {value!r}: {model} needs a list of {dim} numbers "
+            f"(or one number), e.g. {key} = {list(default)}"
+        )
         raise ConfigError(msg)
     return np.array(value, dtype=np.float64)
 

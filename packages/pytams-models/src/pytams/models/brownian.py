@@ -1,6 +1,6 @@
 """Brownian motion with drift: the closed-form reference case.
 
-Equation (Euler-Maruyama with the framework's step dt and a standard normal noise xi):
+Equation (Euler-Maruyama with the framework's step dt and a standard normal noise xi)::
 
     dX = mu dt + sigma dW,   X(0) = x0;   X_{n+1} = X_n + mu dt + sigma sqrt(dt) xi_n.
 
@@ -9,7 +9,7 @@ reaches the barrier.
 
 ``[model]`` parameters: ``mu`` (0), ``sigma`` (1), ``x0`` (0), ``barrier`` (4, above x0).
 
-Known answer: the continuous process has the closed form (reflection principle with drift)
+Known answer: the continuous process has the closed form (reflection principle with drift)::
 
     P(max_{t <= T} X_t >= B) = Phi((mu T - a) / (sigma sqrt T))
                                + exp(2 mu a / sigma^2) Phi((-mu T - a) / (sigma sqrt T)),
@@ -58,15 +58,19 @@ class BrownianDrift(ForwardModel[float, float]):
         return float(rng.standard_normal())
 
     @classmethod
-    def known_answer(cls, params: Mapping[str, Any],
-                     trajectory: TrajectorySettings) -> KnownAnswer:
+    def known_answer(cls, params: Mapping[str, Any], trajectory: TrajectorySettings) -> KnownAnswer:
         """The Euler chain's exact probability, and the closed form of the continuous one."""
         mu, sigma, x0, barrier = _parameters(params)
         level = x0 + trajectory.target_score * (barrier - x0)
         return KnownAnswer(
             probability=euler_chain_probability(
-                mu, sigma, x0=x0, barrier=level, end_time=trajectory.end_time,
-                dt=trajectory.step_size),
+                mu,
+                sigma,
+                x0=x0,
+                barrier=level,
+                end_time=trajectory.end_time,
+                dt=trajectory.step_size,
+            ),
             source="Euler chain, exact (pytams.models.reference)",
             continuous=brownian_probability(mu, sigma, x0, level, trajectory.end_time),
         )

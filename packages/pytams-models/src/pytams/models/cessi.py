@@ -3,7 +3,7 @@
 Cessi, P. (1994), "A simple box model of stochastically forced thermohaline flow",
 J. Phys. Oceanogr. 24, 1911-1920. Two boxes exchange heat and salt through an overturning
 flow that grows with the density difference; the temperature difference relaxes fast, and
-the salinity difference y (non-dimensional) obeys
+the salinity difference y (non-dimensional) obeys::
 
     dy = [F - y (1 + mu^2 (1 - y)^2)] dt + sigma dW = -V'(y) dt + sigma dW,
     V(y) = -F y + y^2 / 2 + mu^2 (y^2 / 2 - 2 y^3 / 3 + y^4 / 4),
@@ -21,7 +21,7 @@ reaching the collapsed state.
 ``[model]`` parameters: ``F`` (1.1), ``mu2`` (mu^2, 6.2), ``sigma`` (0.12), ``y0`` (y_on).
 
 Known answer: Cessi characterised the transitions by mean residence times from the
-Kramers formula, tau = 2 pi / sqrt(V''(y_on) |V''(y_s)|) exp(2 Delta V / sigma^2); that is a
+Kramers formula, tau = 2 pi / sqrt(V''(y_on) abs(V''(y_s))) exp(2 Delta V / sigma^2); that is a
 small-noise approximation, not an exact transition probability, and we could not reproduce a
 published probability value to compare with honestly. The model is 1-D, so the exact
 probability of its Euler chain comes from `pytams.models.reference` (checked against brute
@@ -35,7 +35,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from pytams.core import ForwardModel
 from pytams.core.config import TrajectorySettings
@@ -55,8 +54,10 @@ def equilibria(forcing: float, mu2: float) -> tuple[float, float, float]:
     roots = np.roots([mu2, -2.0 * mu2, mu2 + 1.0, -forcing])
     real = np.sort(roots[np.abs(roots.imag) < 1e-9].real)
     if real.size != 3:
-        msg = (f"[model] F = {forcing}, mu2 = {mu2}: the model is not bistable (one "
-               "equilibrium); e.g. F = 1.1 with mu2 = 6.2")
+        msg = (
+            f"[model] F = {forcing}, mu2 = {mu2}: the model is not bistable (one "
+            "equilibrium); e.g. F = 1.1 with mu2 = 6.2"
+        )
         raise ConfigError(msg)
     return float(real[0]), float(real[1]), float(real[2])
 
@@ -93,33 +94,47 @@ class CessiBox(ForwardModel[float, float]):
 
     def kramers_probability(self, end_time: float) -> float:
         """1 - exp(-T / tau) with Kramers' mean residence time tau (small-noise estimate)."""
+
         def curvature(y: float) -> float:
             return 1.0 + self.mu2 * (1.0 - y) ** 2 - 2.0 * self.mu2 * y * (1.0 - y)
 
         def potential(y: float) -> float:
-            return (-self.forcing * y + y**2 / 2.0
-                    + self.mu2 * (y**2 / 2.0 - 2.0 * y**3 / 3.0 + y**4 / 4.0))
+            return (
+                -self.forcing * y
+                + y**2 / 2.0
+                + self.mu2 * (y**2 / 2.0 - 2.0 * y**3 / 3.0 + y**4 / 4.0)
+            )
 
         barrier = potential(self.saddle) - potential(self.on)
-        tau = (2.0 * math.pi / math.sqrt(curvature(self.on) * abs(curvature(self.saddle)))
-               * math.exp(2.0 * barrier / self.sigma**2))
+        tau = (
+            2.0
+            * math.pi
+            / math.sqrt(curvature(self.on) * abs(curvature(self.saddle)))
+            * math.exp(2.0 * barrier / self.sigma**2)
+        )
         return -math.expm1(-end_time / tau)
 
     @classmethod
-    def known_answer(cls, params: Mapping[str, Any],
-                     trajectory: TrajectorySettings) -> KnownAnswer:
+    def known_answer(cls, params: Mapping[str, Any], trajectory: TrajectorySettings) -> KnownAnswer:
         """The Euler chain's exact probability (reference solver); Kramers in the source."""
         model = cls(params)
         level = model.on + trajectory.target_score * (model.off - model.on)
         lower = model.on - 1.0
         drift: Any = model.drift
-        common = {"x0": model.y, "barrier": level, "end_time": trajectory.end_time,
-                  "lower": lower}
+        common: dict[str, Any] = {
+            "x0": model.y,
+            "barrier": level,
+            "end_time": trajectory.end_time,
+            "lower": lower,
+        }
         kramers = model.kramers_probability(trajectory.end_time)
         return KnownAnswer(
-            probability=euler_chain_probability(drift, model.sigma, dt=trajectory.step_size,
-                                                **common),
-            source=("Euler chain, exact (pytams.models.reference); Kramers' small-noise "
-                    f"estimate after Cessi (1994): {kramers:.4g}"),
+            probability=euler_chain_probability(
+                drift, model.sigma, dt=trajectory.step_size, **common
+            ),
+            source=(
+                "Euler chain, exact (pytams.models.reference); Kramers' small-noise "
+                f"estimate after Cessi (1994): {kramers:.4g}"
+            ),
             continuous=continuous_probability(drift, model.sigma, **common),
         )

@@ -18,14 +18,24 @@ from pytams.models._known import KnownAnswer
 def register(subparsers: Any) -> None:
     """Add the ``compare`` command (entry point of the group ``pytams.commands``)."""
     parser = subparsers.add_parser(
-        "compare", help="run TAMS and print the estimate beside the model's known answer")
+        "compare", help="run TAMS and print the estimate beside the model's known answer"
+    )
     parser.add_argument("config", type=Path, help="the input TOML file")
     parser.add_argument("--model", help="the model: 'package.module:Class' or 'file.py:Class'")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="override a key (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a key (repeatable)",
+    )
     parser.add_argument("--seed", type=int, help="override [tams] seed")
-    parser.add_argument("--quiet", action="store_true", help="accepted for symmetry with run "
-                        "(compare shows no progress bar)")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="accepted for symmetry with run (compare shows no progress bar)",
+    )
     parser.set_defaults(handler=_compare)
 
 
@@ -50,12 +60,16 @@ def report(result: TAMSResult, answer: KnownAnswer | None) -> str:
         return "\n".join(lines)
     lines.append(f"known answer  {answer.probability:.6g}  ({answer.source})")
     if answer.continuous is not None:
-        lines.append(f"continuous    {answer.continuous:.6g}  (the continuous process; not "
-                     "what TAMS over the Euler chain estimates)")
+        lines.append(
+            f"continuous    {answer.continuous:.6g}  (the continuous process; not "
+            "what TAMS over the Euler chain estimates)"
+        )
     if result.std_error > 0 and math.isfinite(result.probability):
         z = (result.probability - answer.probability) / result.std_error
-        lines.append(f"ratio         {result.probability / answer.probability:.4g}  "
-                     f"(z = {z:+.2f} standard errors)")
+        lines.append(
+            f"ratio         {result.probability / answer.probability:.4g}  "
+            f"(z = {z:+.2f} standard errors)"
+        )
     return "\n".join(lines)
 
 

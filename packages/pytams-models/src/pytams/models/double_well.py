@@ -1,6 +1,6 @@
 """The double well in 1, 2 and 3 dimensions: noise-induced transition from -1 to +1.
 
-Potential and equation (overdamped Langevin, Euler-Maruyama, xi standard normal):
+Potential and equation (overdamped Langevin, Euler-Maruyama, xi standard normal)::
 
     V(x, y, z) = x^4 / 4 - x^2 / 2 + kappa (y^2 + z^2) / 2,
     dX = -grad V(X) dt + sqrt(2 eps) dW.
@@ -57,8 +57,10 @@ class DoubleWell(ForwardModel[Vector, Vector]):
         self.start = float(self.x[0])
         self.barrier = number(params, "barrier", 1.0, model=name)
         if self.barrier <= self.start:
-            msg = (f"[model] barrier = {self.barrier} must be above the start's x = "
-                   f"{self.start}; e.g. x0 = {[-1.0] + [0.0] * (self.dim - 1)}, barrier = 1.0")
+            msg = (
+                f"[model] barrier = {self.barrier} must be above the start's x = "
+                f"{self.start}; e.g. x0 = {[-1.0] + [0.0] * (self.dim - 1)}, barrier = 1.0"
+            )
             raise ConfigError(msg)
         self.noise_scale = math.sqrt(2.0 * self.eps)
 
@@ -83,17 +85,21 @@ class DoubleWell(ForwardModel[Vector, Vector]):
         return rng.standard_normal(self.dim)
 
     @classmethod
-    def known_answer(cls, params: Mapping[str, Any],
-                     trajectory: TrajectorySettings) -> KnownAnswer:
+    def known_answer(cls, params: Mapping[str, Any], trajectory: TrajectorySettings) -> KnownAnswer:
         """The 1-D chain of the x coordinate, by the reference solver."""
         model = cls(params)
         level = model.start + trajectory.target_score * (model.barrier - model.start)
         lower = min(-2.5, model.start - 1.0)
-        common = {"x0": model.start, "barrier": level, "end_time": trajectory.end_time,
-                  "lower": lower}
+        common: dict[str, Any] = {
+            "x0": model.start,
+            "barrier": level,
+            "end_time": trajectory.end_time,
+            "lower": lower,
+        }
         return KnownAnswer(
-            probability=euler_chain_probability(drift_1d, model.noise_scale,
-                                                dt=trajectory.step_size, **common),
+            probability=euler_chain_probability(
+                drift_1d, model.noise_scale, dt=trajectory.step_size, **common
+            ),
             source="Euler chain of x, exact (pytams.models.reference)",
             continuous=continuous_probability(drift_1d, model.noise_scale, **common),
         )

@@ -64,8 +64,10 @@ def build_executable(directory: str | Path) -> Path:
         return target
     compiler = shutil.which("gcc") or shutil.which("cc")
     if compiler is None:
-        msg = ("ExternalModel needs a C compiler to build its demonstration stepper: install "
-               "gcc (apt-get install gcc), or give [model] executable = '/path/to/your/code'")
+        msg = (
+            "ExternalModel needs a C compiler to build its demonstration stepper: install "
+            "gcc (apt-get install gcc), or give [model] executable = '/path/to/your/code'"
+        )
         raise ModelError(msg)
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory) as scratch:
@@ -75,7 +77,10 @@ def build_executable(directory: str | Path) -> Path:
         # -ffp-contract=off: no fused multiply-add, so the arithmetic matches Python's
         done = subprocess.run(
             [compiler, "-O2", "-ffp-contract=off", "-o", str(out), str(src), "-lm"],
-            capture_output=True, text=True, check=False)
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             msg = f"compiling {SOURCE} with {compiler} failed:\n{done.stderr}"
             raise ModelError(msg)
@@ -98,28 +103,37 @@ class ExternalModel(ForwardModel[str, float]):
         given = params.get("executable")
         self.executable = Path(given) if given else build_executable(root)
         if not os.access(self.executable, os.X_OK):
-            msg = (f"[model] executable = {str(self.executable)!r} is not an executable "
-                   "file; give the path of your compiled model")
+            msg = (
+                f"[model] executable = {str(self.executable)!r} is not an executable "
+                "file; give the path of your compiled model"
+            )
             raise ModelError(msg)
-        self.arguments = [str(a) for a in params.get("arguments", [repr(self.mu),
-                                                                   repr(self.sigma)])]
+        self.arguments = [
+            str(a) for a in params.get("arguments", [repr(self.mu), repr(self.sigma)])
+        ]
         self.path = str(self.directory / "initial.state")
         _write_value(Path(self.path), self.x0)
         self.value = self.x0
 
     def _advance(self, dt: float, noise: float) -> float:
         out = self.directory / f"{self.step + 1:08d}.state"
-        command = [str(self.executable), self.path, str(out), repr(dt), repr(noise),
-                   *self.arguments]
+        command = [
+            str(self.executable),
+            self.path,
+            str(out),
+            repr(dt),
+            repr(noise),
+            *self.arguments,
+        ]
         try:
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=self.timeout, check=False)
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=self.timeout, check=False
+            )
         except subprocess.TimeoutExpired:
             msg = f"{command[0]} took more than {self.timeout} s for one step; raise timeout"
             raise ModelError(msg) from None
         if done.returncode != 0:
-            msg = (f"{' '.join(command)} failed with status {done.returncode}: "
-                   f"{done.stderr.strip()}")
+            msg = f"{' '.join(command)} failed with status {done.returncode}: {done.stderr.strip()}"
             raise ModelError(msg)
         self.path = str(out)
         self.value = _read_value(out)
@@ -139,14 +153,14 @@ class ExternalModel(ForwardModel[str, float]):
         return float(rng.standard_normal())
 
     @classmethod
-    def known_answer(cls, params: Mapping[str, Any],
-                     trajectory: TrajectorySettings) -> KnownAnswer | None:
+    def known_answer(
+        cls, params: Mapping[str, Any], trajectory: TrajectorySettings
+    ) -> KnownAnswer | None:
         """Brownian motion's answer, when the demonstration stepper is used."""
         if params.get("executable") or params.get("arguments"):
             return None
         keys = ("mu", "sigma", "x0", "barrier")
-        return BrownianDrift.known_answer({k: params[k] for k in keys if k in params},
-                                          trajectory)
+        return BrownianDrift.known_answer({k: params[k] for k in keys if k in params}, trajectory)
 
 
 def _read_value(path: Path) -> float:

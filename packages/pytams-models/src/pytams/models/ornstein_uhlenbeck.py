@@ -1,17 +1,17 @@
 """Ornstein-Uhlenbeck process in d dimensions, with a linear score.
 
-Equation (isotropic, Euler-Maruyama, xi a standard normal d-vector):
+Equation (isotropic, Euler-Maruyama, xi a standard normal d-vector)::
 
     dX = -theta X dt + sigma dW,   X(0) = x0 in R^d;
     X_{n+1} = X_n - theta X_n dt + sigma sqrt(dt) xi_n.
 
-Score ``w . x / (|w| barrier)``: linear; with ``target_score = 1`` a trajectory converges when
+Score ``w . x / (norm(w) barrier)``: linear; with ``target_score = 1`` a trajectory converges when
 the projection of X on the direction w reaches the barrier.
 
 ``[model]`` parameters: ``dim`` (2), ``theta`` (1), ``sigma`` (1), ``x0`` (the origin; a list
 of dim numbers or one number), ``direction`` w (all ones), ``barrier`` (3).
 
-Known answer: the projection Y = w . X / |w| is itself a 1-D Ornstein-Uhlenbeck chain,
+Known answer: the projection Y = w . X / norm(w) is itself a 1-D Ornstein-Uhlenbeck chain,
 Y_{n+1} = Y_n - theta Y_n dt + sigma sqrt(dt) eta_n with eta_n standard normal (the noise is
 isotropic), so the probability is that of a 1-D problem, computed exactly for the Euler
 chain (and the continuous process) by `pytams.models.reference`.
@@ -64,8 +64,7 @@ class OrnsteinUhlenbeck(ForwardModel[Vector, Vector]):
         return rng.standard_normal(self.dim)
 
     @classmethod
-    def known_answer(cls, params: Mapping[str, Any],
-                     trajectory: TrajectorySettings) -> KnownAnswer:
+    def known_answer(cls, params: Mapping[str, Any], trajectory: TrajectorySettings) -> KnownAnswer:
         """The 1-D problem of the projection on w, solved by the reference solver."""
         model = cls(params)
         y0 = float(model.unit @ model.x)
@@ -77,11 +76,17 @@ class OrnsteinUhlenbeck(ForwardModel[Vector, Vector]):
 
         return KnownAnswer(
             probability=euler_chain_probability(
-                drift, sigma, x0=y0, barrier=level, end_time=trajectory.end_time,
-                dt=trajectory.step_size),
+                drift,
+                sigma,
+                x0=y0,
+                barrier=level,
+                end_time=trajectory.end_time,
+                dt=trajectory.step_size,
+            ),
             source="Euler chain of the projection, exact (pytams.models.reference)",
             continuous=continuous_probability(
-                drift, sigma, x0=y0, barrier=level, end_time=trajectory.end_time),
+                drift, sigma, x0=y0, barrier=level, end_time=trajectory.end_time
+            ),
         )
 
 

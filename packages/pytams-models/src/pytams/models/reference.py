@@ -9,7 +9,7 @@ The model is the SDE ``dX = b(X) dt + sigma(X) dW`` from ``X(0) = x0``, and the 
   This is what TAMS over a model stepped by Euler reproduces (its estimator is unbiased for
   the chain, not for the continuous process). It is computed by transition-matrix
   iteration: with ``u_n(x)`` the probability of reaching B within n steps from x,
-  ``u_0 = 1[x >= B]`` and
+  ``u_0 = 1[x >= B]`` and::
 
       u_{n+1}(x) = P(X_1 >= B | x) + integral_{y < B} u_n(y) k(x, y) dy  (x < B),
 
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,7 +49,7 @@ from scipy.linalg import solve_banded
 from scipy.special import ndtr
 
 Array = NDArray[np.float64]
-Coefficient = Union[float, Callable[[Array], Array]]
+Coefficient = float | Callable[[Array], Array]
 
 __all__ = [
     "brownian_probability",
@@ -58,8 +58,9 @@ __all__ = [
 ]
 
 
-def brownian_probability(mu: float, sigma: float, x0: float, barrier: float,
-                         end_time: float) -> float:
+def brownian_probability(
+    mu: float, sigma: float, x0: float, barrier: float, end_time: float
+) -> float:
     """P(max_{t <= T} X_t >= B) for ``dX = mu dt + sigma dW``, ``X(0) = x0`` (closed form).
 
     Args:
@@ -74,8 +75,11 @@ def brownian_probability(mu: float, sigma: float, x0: float, barrier: float,
         return 1.0
     s = sigma * math.sqrt(end_time)
     first = 0.5 * math.erfc((a - mu * end_time) / (s * math.sqrt(2.0)))
-    second = math.exp(2.0 * mu * a / sigma**2) * 0.5 * math.erfc(
-        (a + mu * end_time) / (s * math.sqrt(2.0)))
+    second = (
+        math.exp(2.0 * mu * a / sigma**2)
+        * 0.5
+        * math.erfc((a + mu * end_time) / (s * math.sqrt(2.0)))
+    )
     return first + second
 
 
@@ -161,8 +165,15 @@ def euler_chain_probability(
     return float(jump0[0] + (start @ u)[0]) if steps > 0 else 0.0
 
 
-def _transition(drift: Coefficient, sigma: Coefficient, dt: float, barrier: float,
-                points: Array, nodes: Array, weights: Array) -> tuple[Any, Array]:
+def _transition(
+    drift: Coefficient,
+    sigma: Coefficient,
+    dt: float,
+    barrier: float,
+    points: Array,
+    nodes: Array,
+    weights: Array,
+) -> tuple[Any, Array]:
     """The one-step kernel from ``points`` to the quadrature nodes (sparse) and P(jump >= B)."""
     mean = points + _evaluate(drift, points) * dt
     scale = _evaluate(sigma, points) * math.sqrt(dt)
@@ -173,8 +184,9 @@ def _transition(drift: Coefficient, sigma: Coefficient, dt: float, barrier: floa
         m = mean[first : first + chunk, None]
         s = scale[first : first + chunk, None]
         z = (nodes[None, :] - m) / s
-        dense = np.where(np.abs(z) < 12.0,
-                         np.exp(-0.5 * z**2) / (s * math.sqrt(2.0 * math.pi)) * weights, 0.0)
+        dense = np.where(
+            np.abs(z) < 12.0, np.exp(-0.5 * z**2) / (s * math.sqrt(2.0 * math.pi)) * weights, 0.0
+        )
         blocks.append(sparse.csr_matrix(dense))
     return sparse.vstack(blocks, format="csr"), jump
 
@@ -220,8 +232,16 @@ def continuous_probability(
     return (4.0 * fine - coarse) / 3.0
 
 
-def _kolmogorov(drift: Coefficient, sigma: Coefficient, x0: float, barrier: float,
-                lower: float, end_time: float, cells: int, time_steps: int) -> float:
+def _kolmogorov(
+    drift: Coefficient,
+    sigma: Coefficient,
+    x0: float,
+    barrier: float,
+    lower: float,
+    end_time: float,
+    cells: int,
+    time_steps: int,
+) -> float:
     grid = np.linspace(lower, barrier, cells + 1)
     h = grid[1] - grid[0]
     inner = grid[1:-1]

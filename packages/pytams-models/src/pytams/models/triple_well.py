@@ -1,7 +1,7 @@
 """The 2-D triple-well potential with two reaction channels (bi-channel).
 
 Potential of Metzner, Schuette and Vanden-Eijnden (J. Chem. Phys. 125, 084110, 2006), also
-used by Park, Sener, Lu and Schulten (2003) and in many TAMS / AMS studies:
+used by Park, Sener, Lu and Schulten (2003) and in many TAMS / AMS studies::
 
     V(x, y) = 3 exp(-x^2 - (y - 1/3)^2) - 3 exp(-x^2 - (y - 5/3)^2)
               - 5 exp(-(x - 1)^2 - y^2) - 5 exp(-(x + 1)^2 - y^2)
@@ -39,22 +39,31 @@ _NAME = "TripleWell"
 
 
 def gradient(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[Any, Any]:
-    """grad V at the points (x, y) (arrays of any shape, or floats)."""
-    e1 = 3.0 * np.exp(-x**2 - (y - 1.0 / 3.0) ** 2)
-    e2 = -3.0 * np.exp(-x**2 - (y - 5.0 / 3.0) ** 2)
+    """Grad V at the points (x, y) (arrays of any shape, or floats)."""
+    e1 = 3.0 * np.exp(-(x**2) - (y - 1.0 / 3.0) ** 2)
+    e2 = -3.0 * np.exp(-(x**2) - (y - 5.0 / 3.0) ** 2)
     e3 = -5.0 * np.exp(-((x - 1.0) ** 2) - y**2)
     e4 = -5.0 * np.exp(-((x + 1.0) ** 2) - y**2)
     gx = -2.0 * x * (e1 + e2) - 2.0 * (x - 1.0) * e3 - 2.0 * (x + 1.0) * e4 + 0.8 * x**3
-    gy = (-2.0 * (y - 1.0 / 3.0) * e1 - 2.0 * (y - 5.0 / 3.0) * e2 - 2.0 * y * (e3 + e4)
-          + 0.8 * (y - 1.0 / 3.0) ** 3)
+    gy = (
+        -2.0 * (y - 1.0 / 3.0) * e1
+        - 2.0 * (y - 5.0 / 3.0) * e2
+        - 2.0 * y * (e3 + e4)
+        + 0.8 * (y - 1.0 / 3.0) ** 3
+    )
     return gx, gy
 
 
 def potential(x: NDArray[np.float64], y: NDArray[np.float64]) -> Any:
     """V at the points (x, y)."""
-    return (3.0 * np.exp(-x**2 - (y - 1.0 / 3.0) ** 2) - 3.0 * np.exp(-x**2 - (y - 5.0 / 3.0) ** 2)
-            - 5.0 * np.exp(-((x - 1.0) ** 2) - y**2) - 5.0 * np.exp(-((x + 1.0) ** 2) - y**2)
-            + 0.2 * x**4 + 0.2 * (y - 1.0 / 3.0) ** 4)
+    return (
+        3.0 * np.exp(-(x**2) - (y - 1.0 / 3.0) ** 2)
+        - 3.0 * np.exp(-(x**2) - (y - 5.0 / 3.0) ** 2)
+        - 5.0 * np.exp(-((x - 1.0) ** 2) - y**2)
+        - 5.0 * np.exp(-((x + 1.0) ** 2) - y**2)
+        + 0.2 * x**4
+        + 0.2 * (y - 1.0 / 3.0) ** 4
+    )
 
 
 class TripleWell(ForwardModel[Vector, Vector]):
@@ -67,8 +76,10 @@ class TripleWell(ForwardModel[Vector, Vector]):
         self.radius = number(params, "radius", 0.15, positive=True, model=_NAME)
         self.span = float(np.linalg.norm(self.target - self.x)) - self.radius
         if self.span <= 0.0:
-            msg = ("[model] x0 is within radius of the target: start farther away or "
-                   "shrink radius, e.g. x0 = [-1.0, 0.0], target = [1.0, 0.0], radius = 0.15")
+            msg = (
+                "[model] x0 is within radius of the target: start farther away or "
+                "shrink radius, e.g. x0 = [-1.0, 0.0], target = [1.0, 0.0], radius = 0.15"
+            )
             raise ConfigError(msg)
         self.noise_scale = math.sqrt(2.0 / self.beta)
 
