@@ -83,7 +83,6 @@ def test_stored_state_never_changes(name: str, tmp_path: Path, stepper: Path) ->
 
 
 def test_deterministic_for_given_noise(name: str, tmp_path: Path, stepper: Path) -> None:
-    noises = [make(name, tmp_path, stepper).make_noise(np.random.default_rng(3)) for _ in range(1)]
     rng = np.random.default_rng(3)
     first = make(name, tmp_path, stepper, model_id=1)
     second = make(name, tmp_path, stepper, model_id=2)
@@ -131,3 +130,23 @@ def test_known_answers_exist_where_documented() -> None:
         answer = MODELS[name].known_answer({"barrier": 3.0} if name != "cessi" else {}, trajectory)
         assert 0.0 < answer.probability < 1.0, name
     assert not hasattr(MODELS["triple_well"], "known_answer")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED - {"external"}))
+def test_usable_as_a_top_level_model_key(name: str) -> None:
+    """``model = "pytams.models.<module>:<Class>"`` names each model."""
+    from pytams.core import TAMS
+    from pytams.core.config import load_config
+
+    cls = MODELS[name]
+    reference = f"{cls.__module__}:{cls.__name__}"
+    config = load_config(
+        {
+            "model": reference,
+            "tams": {"ntrajectories": 4, "seed": 1, "max_iterations": 2},
+            "trajectory": {"end_time": 0.05, "step_size": 0.01, "target_score": 1.0},
+        }
+    )
+    assert config.model_ref == reference
+    result = TAMS(None, config).run()
+    assert result.ntrajectories == 4

