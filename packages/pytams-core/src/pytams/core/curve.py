@@ -72,10 +72,22 @@ class ExceedanceCurve(NamedTuple):
         with np.errstate(divide="ignore"):
             return np.asarray(-horizon / np.log1p(-self.probability), dtype=np.float64)
 
+    def interval(self, z: float = 1.959963984540054) -> FloatArray:
+        """The 95% interval of p(a), normal on the log scale as the run's own interval.
+
+        p exp(-/+ z std_error / p) (capped at 1): shape (2, levels), low then high; (0, 0)
+        where p = 0.
+        """
+        p = self.probability
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(p > 0.0, self.std_error / np.where(p > 0.0, p, 1.0), 0.0)
+        low = p * np.exp(-z * relative)
+        high = np.minimum(1.0, p * np.exp(z * relative))
+        return np.asarray(np.vstack([low, high]), dtype=np.float64)
+
     def return_time_band(self, horizon: float, z: float = 1.959963984540054) -> FloatArray:
-        """The return times of p +/- z std_error: shape (2, levels), low then high."""
-        high_p = np.clip(self.probability + z * self.std_error, 0.0, 1.0)
-        low_p = np.clip(self.probability - z * self.std_error, 0.0, 1.0)
+        """The return times of the ends of `interval`: shape (2, levels), low then high."""
+        low_p, high_p = self.interval(z)
         with np.errstate(divide="ignore"):
             low = -horizon / np.log1p(-high_p)
             high = -horizon / np.log1p(-low_p)

@@ -121,7 +121,9 @@ class TAMSResult:
         history: RunHistory = self._cache["history"]
         return history
 
-    def exceedance_curve(self, levels: Sequence[float] | None = None) -> ExceedanceCurve:
+    def exceedance_curve(
+        self, levels: Sequence[float] | np.ndarray | None = None
+    ) -> ExceedanceCurve:
         """P(max score >= a) for levels a <= target: ``levels, probability, std_error``.
 
         From one run: the Lestang et al. weights and the genealogy error bar (`pytams.core.
@@ -139,13 +141,13 @@ class TAMSResult:
         return self.history().exceedance_curve(levels)
 
     def return_time_curve(
-        self, levels: Sequence[float] | None = None
+        self, levels: Sequence[float] | np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return times r(a) = -T / ln(1 - p(a)) of a fixed-horizon (tams) run.
 
         Returns:
             (levels, return_time, band): band has shape (2, levels): the return times of
-            p +/- 1.96 std_error (the 95% band).
+            the ends of the 95% interval p exp(-/+ 1.96 std_error / p).
 
         Raises:
             ValueError: For the ams and hybrid variants (no fixed trajectory duration).
