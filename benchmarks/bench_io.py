@@ -141,6 +141,7 @@ def compare(name: str, model: type[Any], config: dict[str, Any], repeats: int) -
                     raw_bytes += np.asarray(state).nbytes
         trajectory_bytes = sum(f.stat().st_size for f in (path / "trajectories").iterdir())
         total_bytes = trajectory_bytes + (path / "tams.nc").stat().st_size
+        files = len(db.stored_keys()) + 1
     finally:
         shutil.rmtree(root, ignore_errors=True)
     memory, disk = min(memory_times), min(disk_times)
@@ -149,7 +150,7 @@ def compare(name: str, model: type[Any], config: dict[str, Any], repeats: int) -
         "memory": memory,
         "disk": disk,
         "overhead": disk / memory - 1.0,
-        "files": len(db.stored_keys()) + 1,
+        "files": files,
         "iterations": memory_result.iterations,
         "states": stored_states,
         "raw_per_state": raw_bytes / stored_states,

@@ -87,10 +87,12 @@ def test_runs_killed_at_random_moments_resume_to_the_same_result(
 ) -> None:
     rng = np.random.default_rng(2024)
     iterations = reference["result"]["iterations"]
-    writes = 1 + N + 1 + 2 * iterations  # metadata, initial ensemble, commit, 2 per iteration
+    # metadata, the initial ensemble, one journal entry (with the last commit) and at least
+    # one clone per iteration, the last commit
+    writes = 1 + N + 2 * iterations + 1
     phases = ["partial", "unrenamed", "renamed"]
-    # kills inside the process at a given write: the first write, the initial ensemble, its
-    # commit, and iterations (a journal entry, a clone, an ensemble commit), in every phase
+    # kills inside the process at a given write: the first write, the initial ensemble, the
+    # first journal entry, and later iterations (journal entries, clones), in every phase
     planned = [(1, "partial"), (int(rng.integers(2, N + 2)), "renamed"), (N + 2, "unrenamed")]
     planned += [(int(rng.integers(N + 3, writes + 1)), phases[i % 3]) for i in range(4)]
     killed = 0

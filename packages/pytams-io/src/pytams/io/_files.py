@@ -93,10 +93,12 @@ class Writer:
         self._error: tuple[Path, BaseException] | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._deferred: Callable[[], None] | None = None
 
     def write(self, target: Path, fill: Callable[[Any], None], fmt: str = "NETCDF4") -> None:
         """Write ``target`` atomically (committed in the background, in order)."""
         self.check()
+        self._run_deferred()
         tmp = write_temporary(target, fill, fmt)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -106,11 +108,25 @@ class Writer:
                 self._thread.start()
         self._queue.put((tmp, target))
 
+    def defer(self, write: Callable[[], None] | None) -> None:
+        """Postpone a write until the next write or flush (a later write may supersede it).
+
+        Skipping a state is always safe: the files still show states the run passed through,
+        in order.
+        """
+        self._deferred = write
+
     def flush(self) -> None:
         """Wait until every submitted file is committed; raise if one failed."""
+        self._run_deferred()
         if self._thread is not None:
             self._queue.join()
         self.check()
+
+    def _run_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            deferred()
 
     def check(self) -> None:
         """Raise the error of a failed commit, if any.

@@ -20,7 +20,7 @@ def register_inspect(commands: Any) -> None:
 
 
 def register_plot(commands: Any) -> None:
-    """Add ``pytams plot PATH``: PNGs of the ensemble's scores and of level and weight."""
+    """Add ``pytams plot PATH``: PNGs of the scores, level and weight, and return times."""
     parser = commands.add_parser(
         "plot", help="plot a database: scores of the ensemble, level and weight (PNG)"
     )
@@ -57,8 +57,65 @@ def _inspect(args: argparse.Namespace) -> int:
         f"model steps  {status.model_steps}",
         f"wall time    {wall} (start to last write)",
     ]
+    lines += _diagnostic_lines(db.metadata or {})
     print("\n".join(lines))
     return 0
+
+
+def _diagnostic_lines(metadata: dict[str, Any]) -> list[str]:
+    """The weighted first crossings of ``[tams] diagnostic_levels``, when the run stored them."""
+    rows = (metadata.get("diagnostics") or {}).get("levels") or []
+    if not rows:
+        return []
+
+    def show(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    lines = [
+        "level crossings (weighted; times of the first crossing):",
+        f"  {'level':>10} {'crossings':>9} {'probability':>11} {'std error':>9} "
+        f"{'mean time':>10} {'std time':>9} {'median':>9}",
+    ]
+    for row in rows:
+        lines.append(
+            f"  {show(row['level'], '10.4g')} {row['crossings']:>9d} "
+            f"{show(row['probability'], '11.4e')} {show(row['std_error'], '9.2e')} "
+            f"{show(row['mean_time'], '10.4g')} {show(row['std_time'], '9.3g')} "
+            f"{show(row['median_time'], '9.4g')}"
+        )
+    return lines
+
+
+def _plot_return_times(db: Any, output: Path, plt: Any) -> Path | None:
+    """return_time.png: r(a) = -T / ln(1 - p(a)) with its 95% band (finished tams runs)."""
+    from pytams.core.curve import RunHistory
+    from pytams.core.errors import StorageError
+
+    try:
+        history = RunHistory(db)
+    except StorageError:
+        return None  # not finished: no curve yet
+    if history.variant != "tams":
+        return None  # no fixed duration T, no return times
+    curve = history.exceedance_curve()
+    keep = (curve.probability > 0.0) & (curve.probability < 1.0)
+    if not keep.any():
+        return None
+    levels = curve.levels[keep]
+    times = curve.return_times(history.horizon)[keep]
+    low, high = curve.return_time_band(history.horizon)[:, keep]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.fill_between(levels, low, high, color="tab:blue", alpha=0.25, step="post", label="95%")
+    ax.step(levels, times, where="post", color="tab:blue", label="return time")
+    ax.set_yscale("log")
+    ax.set_xlabel("level a (score)")
+    ax.set_ylabel(f"return time -T / ln(1 - p(a)), T = {history.horizon:g}")
+    ax.set_title("return time of the level from one run (Lestang et al. weights)")
+    ax.legend()
+    path = output / "return_time.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -105,5 +162,8 @@ def _plot(args: argparse.Namespace) -> int:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     written.append(path)
+    returns = _plot_return_times(db, output, plt)
+    if returns is not None:
+        written.append(returns)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -48,7 +48,7 @@ MAIN_FORMAT = "NETCDF3_64BIT_DATA"
 _SENTINEL = 0x7079_7461_6D73  # "pytams"
 TRAJECTORY_DIR = "trajectories"
 _KEY_FILE = re.compile(r"^(\d+)-(\d+)\.nc$")
-_RECENT = 32  # trajectories kept in memory after a write or read (the next reads of TAMS)
+CACHE_BYTES = 256 * 2**20  # default memory for recently written or read trajectories
 _VERSIONED = ("pytams-core", "pytams-io", "netCDF4", "numpy", "xarray")
 
 
@@ -59,14 +59,24 @@ class NetCDFStore:
         path: The database directory (created on the first write).
         read_only: Refuse every write (what `pytams.io.open_database` uses); a read-only
             store may be opened while a run writes the database.
+        cache_bytes: Memory for the trajectories written or read last (TAMS reads back the
+            clones it just stored, and every trajectory at the end of a run).
 
     Raises:
         StorageError: When ``path`` is a file, or a directory that is not a pytams database.
         DatabaseCorruptError: When ``tams.nc`` is damaged or of an incompatible format.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        cache_bytes: int = CACHE_BYTES,
+    ) -> None:
         self.path = Path(path)
+        self.cache_bytes = cache_bytes
+        self._cached_bytes = 0
         self.read_only = read_only
         self.main_file = self.path / MAIN_FILE
         self.trajectory_dir = self.path / TRAJECTORY_DIR
@@ -79,7 +89,7 @@ class NetCDFStore:
         self._clearing = False
         # trajectories written by this store (their files may still be committing)
         self._written: set[TrajectoryKey] = set()
-        self._recent: OrderedDict[TrajectoryKey, Trajectory] = OrderedDict()
+        self._recent: OrderedDict[TrajectoryKey, tuple[Trajectory, int]] = OrderedDict()
         self._writer = writer_for(self.path)
         self._writer.flush()
         self._check_location()
@@ -129,7 +139,7 @@ class NetCDFStore:
         """
         if key in self._recent:
             self._recent.move_to_end(key)
-            return self._recent[key]
+            return self._recent[key][0]
         if key in self._written:
             self._writer.flush()
         path = self.trajectory_file(key)
@@ -174,13 +184,10 @@ class NetCDFStore:
     def write_ensemble(self, keys: Sequence[TrajectoryKey]) -> None:
         """See `pytams.core.Store`."""
         self._writable()
-        old = self._ensemble
         self._ensemble = list(keys)
-        try:
-            self._write_main()
-        except BaseException:
-            self._ensemble = old
-            raise
+        # written with the next change (the next iteration's journal entry follows at once)
+        # or at the next flush: one file write per iteration instead of two
+        self._writer.defer(self._write_main)
 
     def read_ensemble(self) -> list[TrajectoryKey] | None:
         """See `pytams.core.Store`."""
@@ -197,6 +204,7 @@ class NetCDFStore:
         self._writer.flush()
         self._written.clear()
         self._recent.clear()
+        self._cached_bytes = 0
         self._metadata_json = None
         self._iterations = []
         self._ensemble = None
@@ -306,16 +314,23 @@ class NetCDFStore:
         self._clearing = False
 
     def _write_main(self) -> None:
+        self._writer.defer(None)  # this write supersedes a deferred one
         if not self.path.is_dir():
             self.path.mkdir(parents=True, exist_ok=True)
             sync_dir(self.path.parent)
         self._writer.write(self.main_file, self._fill_main, MAIN_FORMAT)
 
     def _remember(self, trajectory: Trajectory) -> None:
-        self._recent[trajectory.key] = trajectory
-        self._recent.move_to_end(trajectory.key)
-        while len(self._recent) > _RECENT:
-            self._recent.popitem(last=False)
+        """Keep a trajectory in memory (TAMS reads back what it just wrote), within budget."""
+        size = _size(trajectory)
+        old = self._recent.pop(trajectory.key, None)
+        if old is not None:
+            self._cached_bytes -= old[1]
+        self._recent[trajectory.key] = (trajectory, size)
+        self._cached_bytes += size
+        while self._cached_bytes > self.cache_bytes and self._recent:
+            _, (_, dropped) = self._recent.popitem(last=False)
+            self._cached_bytes -= dropped
 
     def _fill_main(self, ds: Any) -> None:
         ds.Conventions = "CF-1.10"
@@ -396,6 +411,16 @@ class NetCDFStore:
 
 
 # ---------------------------------------------------------------------- trajectories
+def _size(trajectory: Trajectory) -> int:
+    """Approximate memory of a trajectory's columns, in bytes."""
+    size = 64 * len(trajectory)
+    for column in (trajectory.noises, trajectory.states):
+        for value in column:
+            if isinstance(value, np.ndarray):
+                size += value.nbytes
+    return size
+
+
 def _fill_trajectory(ds: Any, trajectory: Trajectory, roots: PathRoots) -> None:
     n = len(trajectory)
     ds.Conventions = "CF-1.10"
