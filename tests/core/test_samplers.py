@@ -273,12 +273,8 @@ def test_a_database_made_before_the_sampler_key_existed_resumes() -> None:
     assert resumed.iterations > first.iterations
 
 
-@pytest.mark.xfail(
-    reason="segment._replay shortens the step to the horizon end_time even for variant ams "
-    "(negative dt past T); fix in segment.py (owned by the lead)",
-    strict=False,
-)
 def test_ams_clones_replay_past_the_nominal_horizon() -> None:
+    """With sparse states a clone replays its parent's noise: past T too, for ams."""
     cfg: dict[str, Any] = {
         "tams": {"ntrajectories": 20, "seed": 3, "variant": "ams"},
         "trajectory": {
