@@ -2,7 +2,8 @@
 
 A column has one entry per snapshot, None where nothing is stored. Only the entries that are
 present are written, along the dimension ``<name>_sample``; ``<name>_index`` gives their
-snapshot indices unless they are all of them (attribute ``pytams_present``). The attribute
+snapshot indices unless they are all of them, all but the first, or every k-th from the first
+(attribute ``pytams_present``: ``all``, ``all_but_first``, ``every k``, ``indexed``). The attribute
 ``pytams_kind`` says how to rebuild the Python values:
 
 - ``ndarray``: numpy arrays of one shape and a numeric dtype, stacked into one variable
@@ -113,6 +114,8 @@ def write_column(ds: Any, name: str, column: Sequence[Any], roots: PathRoots | N
         present = "all"
     elif index == list(range(1, n)):
         present = "all_but_first"
+    elif len(index) > 1 and index == list(range(0, n, index[1])):
+        present = f"every {index[1]}"
     else:
         present = "indexed"
     attrs: dict[str, Any] = {"pytams_kind": kind, "pytams_present": present}
@@ -237,6 +240,8 @@ def read_column(ds: Any, name: str, n: int, roots: PathRoots | None) -> list[Any
         index = list(range(n))
     elif present == "all_but_first":
         index = list(range(1, n))
+    elif present.startswith("every "):
+        index = list(range(0, n, int(present.split()[1])))
     else:
         index = ds.variables[f"{name}_index"][:].tolist()
     if len(index) != len(values) or (index and not 0 <= min(index) <= max(index) < n):
