@@ -49,6 +49,8 @@ RESUMABLE_CHANGES = {
     ("database", "overwrite"),
     ("database", "path"),
 }
+# tables that may change as a whole: [dask] only says where the tasks run (like [runner])
+RESUMABLE_SECTIONS = {"dask"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -460,6 +462,8 @@ def _check_resumable(
     old, new = stored.get("config", {}), wanted["config"]
     for section in sorted(set(old) | set(new)):
         old_table, new_table = old.get(section, {}), new.get(section, {})
+        if section in RESUMABLE_SECTIONS:
+            continue
         if not isinstance(old_table, dict) or not isinstance(new_table, dict):
             continue
         for key in sorted(set(old_table) | set(new_table)):
