@@ -23,6 +23,7 @@ def install_workspace(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite (slow statistical tests included) over every package."""
     install_workspace(session)
+    session.install("matplotlib>=3.6")  # the optional extra pytams-io[plot]: tested too
     session.run("pytest", *session.posargs)
 
 
