@@ -1,10 +1,14 @@
 """A TAMS run in its own process, for the Ctrl-C test: prints progress, writes the result.
 
 python sigint_driver.py KIND WORKERS DB_PATH RESULT_JSON [--resume]
+
+The environment variable PYTAMS_TEST_DASK may hold the [dask] table as JSON.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +26,8 @@ def report(progress: Progress) -> None:
 
 def main() -> None:
     kind, workers, db, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    config = tables(runner=kind, workers=workers, model={"sleep": 0.002})
+    dask = json.loads(os.environ.get("PYTAMS_TEST_DASK", "null"))
+    config = tables(runner=kind, workers=workers, model={"sleep": 0.002}, dask=dask)
     config["database"] = {"path": db, "resume": "--resume" in sys.argv}
     result = TAMS(f"{MODELS_FILE}:FaultyOU", load_config(config), progress=report).run()
     Path(out).write_text(result.to_json())

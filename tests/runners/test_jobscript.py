@@ -114,3 +114,12 @@ def test_backend_checks() -> None:
         split_dask_table({"backend": "address", "address": "tcp://h:1", "cores": 2})
     with pytest.raises(ConfigError, match="only read with"):
         split_dask_table({"address": "tcp://h:1"})
+
+
+def test_building_a_slurm_cluster_keeps_ctrl_c_a_keyboard_interrupt() -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    with make_slurm_cluster({"cores": 1, "memory": "1GB", "interface": "lo"}):
+        pass
+    assert signal.getsignal(signal.SIGINT) is before  # dask_jobqueue sets sys.exit() on import

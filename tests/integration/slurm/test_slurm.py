@@ -101,3 +101,55 @@ def test_dask_workers_are_slurm_jobs_and_give_the_serial_result(tmp_path: Path) 
         for job in squeue()
         if job[1] == "pytams-test-worker" and job[2] in ("RUNNING", "PENDING")
     ]
+
+
+def test_ctrl_c_cancels_the_slurm_jobs_and_the_run_resumes(tmp_path: Path) -> None:
+    import json
+    import signal
+    import sys
+    import time
+
+    driver = Path(__file__).resolve().parents[2] / "runners" / "sigint_driver.py"
+    db, out = tmp_path / "run.tams", tmp_path / "result.json"
+    pytest.importorskip("pytams.io", reason="an on-disk store carries the run across processes")
+    env = {**os.environ, "PYTAMS_TEST_DASK": json.dumps(dask_table(tmp_path))}
+    command = [sys.executable, str(driver), "dask", "2", str(db), str(out)]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("iteration 2"):
+            break
+    else:  # pragma: no cover - the driver ended early
+        pytest.fail(f"the driver ended before iteration 2 (exit {process.wait()})")
+    ours = {job[0] for job in squeue() if job[1] == "pytams-test-worker"}
+    assert ours, "the run's workers are Slurm jobs"
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) != 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = [job for job in squeue() if job[0] in ours and job[2] in ("RUNNING", "PENDING")]
+        if not left:
+            break
+        time.sleep(0.5)
+    assert not left, f"Ctrl-C left the worker jobs {left}"
+    # resume on another runner (the runner may change on resume): the serial result
+    resumed = subprocess.run(
+        [*command[:2], "asyncio", "2", str(db), str(out), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    serial, _ = run(tables(model={"sleep": 0.002}))
+    got, want = json.loads(out.read_text()), json.loads(serial.to_json())
+    got.pop("wall_time")
+    want.pop("wall_time")
+    assert got == want

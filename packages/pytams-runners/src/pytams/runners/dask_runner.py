@@ -18,6 +18,8 @@ The ``[dask]`` table chooses the cluster; ``backend`` is the only key of ours:
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
@@ -78,8 +80,7 @@ def make_slurm_cluster(table: Mapping[str, Any]) -> Any:
     Raises:
         ConfigError: When SLURMCluster rejects a keyword or misses a value.
     """
-    from dask_jobqueue.slurm import SLURMCluster
-
+    SLURMCluster = _import_slurm_cluster()  # noqa: N806 - a class
     kwargs = {k: _plain(v) for k, v in table.items() if k != "backend"}
     try:
         return SLURMCluster(**kwargs)
@@ -92,6 +93,22 @@ def make_slurm_cluster(table: Mapping[str, Any]) -> Any:
             "(config_name) from dask-jobqueue's configuration"
         )
         raise ConfigError(msg) from exc
+
+
+def _import_slurm_cluster() -> Any:
+    """dask-jobqueue's SLURMCluster, imported without its change to Ctrl-C.
+
+    Importing dask_jobqueue replaces the process's SIGINT handler by ``sys.exit()``, which
+    turns Ctrl-C into a silent exit with status 0; the previous handler is put back so Ctrl-C
+    stays a KeyboardInterrupt (the run stops, the cluster and its jobs are shut down).
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    from dask_jobqueue.slurm import SLURMCluster
+
+    changed = signal.getsignal(signal.SIGINT) is not previous
+    if changed and previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, previous)
+    return SLURMCluster
 
 
 class DaskRunner:
