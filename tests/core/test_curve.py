@@ -68,6 +68,9 @@ def test_weights_sum_to_one_and_follow_lestang() -> None:
             assert history.weights[key] == before[j] / result.ntrajectories
     for trajectory in history.final:
         assert history.weights[trajectory.key] == before[-1] / result.ntrajectories
+    # with k = 1 the history takes a killed Q from its level without reading it: the same
+    for key in history.weights:
+        assert history.max_score(key) == history.database.trajectory(key).max_score
 
 
 def test_default_curve_is_ascending_nonincreasing_and_ends_at_p_hat() -> None:

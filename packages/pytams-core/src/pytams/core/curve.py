@@ -219,6 +219,11 @@ class RunHistory:
                 weights[key] = before[j] / self.n
         self.weights: dict[TrajectoryKey, float] = weights
         self._maxima: dict[TrajectoryKey, float] = {t.key: t.max_score for t in self.final}
+        if int(config["tams"].get("kills_per_iteration", 1)) == 1:
+            # k = 1: the level is the smallest Q and every killed Q equals it (no reads)
+            for record in self.iterations:
+                for key in record.killed:
+                    self._maxima[key] = record.level
         for key in weights:
             if key not in self._maxima:
                 self._maxima[key] = database.trajectory(key).max_score
