@@ -51,7 +51,8 @@ def core_alone(session: nox.Session) -> None:
     session.run("pytams", "run", str(ROOT / "examples" / "brownian" / "input.toml"),
                 "--set", "tams.ntrajectories=20", "--quiet")
     session.install(*TEST_DEPS)
-    session.run("pytest", str(ROOT / "tests" / "core"), *session.posargs)
+    # the slow statistical tests run in the tests session; here: everything else, core alone
+    session.run("pytest", str(ROOT / "tests" / "core"), "-m", "not slow", *session.posargs)
 
 
 @nox.session
