@@ -43,7 +43,9 @@ class TAMSResult:
         model_steps: Model steps spent (initial ensemble, clones and replays).
         wall_time: Seconds (not part of equality: the same seed gives an equal result).
         stop_reason: "all_converged", "target_reached", "extinction", "max_iterations",
-            "max_kills" or "walltime".
+            "max_kills" or "walltime"; "montecarlo" for ``[tams] sampler = "montecarlo"``
+            (then p_hat = converged / N, std_error the binomial sqrt(p (1 - p) / N) and the
+            interval Wilson's: `pytams.core.estimator.wilson_interval`).
         seed: The seed (give it back to reproduce the run).
         spread: Standard deviation over repeats (0 for one run).
         repeats: The individual results when K > 1.
