@@ -19,7 +19,7 @@ from pytams.core import TAMS, Database, MemoryStore, Trajectory, TrajectoryKey
 from pytams.core.cli import main
 from pytams.core.curve import ExceedanceCurve, RunHistory
 from pytams.core.errors import StorageError
-from tests.core.models import ROOT, OrnsteinUhlenbeck, Scripted
+from tests.core.models import ROOT, BatchedOU, OrnsteinUhlenbeck, Scripted
 
 DT = 0.1
 EXAMPLE = ROOT / "examples" / "brownian" / "input.toml"
@@ -55,6 +55,18 @@ def test_curve_at_a_level_is_the_estimate_of_a_run_with_that_target(variant: str
     # at the target: the run's own estimate and error bar
     assert curve.probability[-1] == full.probability
     assert curve.std_error[-1] == pytest.approx(full.std_error, rel=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["tams", "ams"])
+def test_curve_is_exact_through_the_batched_path(variant: str) -> None:
+    """The same check with a batched model (all tasks of a phase advanced together)."""
+    full = TAMS(BatchedOU, ou_config(1.0, variant=variant)).run()
+    curve = full.exceedance_curve([0.3, 0.7, 1.0])
+    for level, p, se in zip(*curve, strict=True):
+        short = TAMS(BatchedOU, ou_config(float(level), variant=variant)).run()
+        assert p == short.probability, level
+        assert se == pytest.approx(short.std_error, rel=1e-12, abs=1e-300), level
+    assert math.fsum(full.history().weights.values()) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_weights_sum_to_one_and_follow_lestang() -> None:
