@@ -39,7 +39,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy (strict) over the packages, tests and benchmarks."""
     install_workspace(session)
-    session.install("mypy>=1.10")
+    session.install("mypy>=1.10", "matplotlib>=3.6")  # the plot extra of pytams-io
     session.run("mypy")
 
 
@@ -48,8 +48,14 @@ def core_alone(session: nox.Session) -> None:
     """pytams-core alone in a clean venv: only numpy and tqdm come with it, and it runs."""
     session.install(str(ROOT / "packages" / "pytams-core"))
     session.run("python", str(ROOT / "tests" / "core" / "check_dependencies.py"))
-    session.run("pytams", "run", str(ROOT / "examples" / "brownian" / "input.toml"),
-                "--set", "tams.ntrajectories=20", "--quiet")
+    session.run(
+        "pytams",
+        "run",
+        str(ROOT / "examples" / "brownian" / "input.toml"),
+        "--set",
+        "tams.ntrajectories=20",
+        "--quiet",
+    )
     session.install(*TEST_DEPS)
     # the slow statistical tests run in the tests session; here: everything else, core alone
     session.run("pytest", str(ROOT / "tests" / "core"), "-m", "not slow", *session.posargs)
