@@ -92,3 +92,14 @@ def test_non_finite_score_in_a_batch_names_the_trajectory() -> None:
 
     with pytest.raises(ModelError, match=r"trajectory 000000-00000 at step 50: the score is inf"):
         TAMS(Exploding, config(1, 1, n=5)).run()
+
+
+def test_split_keeps_order_and_sizes() -> None:
+    from pytams.core.batch import split
+    from pytams.core.trajectory import TrajectoryKey
+
+    tasks = [SegmentTask(key=TrajectoryKey(i)) for i in range(7)]
+    chunks = split(tasks, 3)
+    assert [len(c) for c in chunks] == [3, 2, 2]
+    assert [t for c in chunks for t in c] == tasks
+    assert split(tasks[:2], 5) == [[tasks[0]], [tasks[1]]]

@@ -263,3 +263,18 @@ class _Batch:
                 )
             )
         return results
+
+
+def split(tasks: Sequence[SegmentTask], parts: int) -> list[list[SegmentTask]]:
+    """Split tasks into at most ``parts`` contiguous, nearly equal, non-empty batches.
+
+    How runners with several workers send a batched model's tasks: one batch per worker.
+    """
+    parts = max(1, min(parts, len(tasks)))
+    size, extra = divmod(len(tasks), parts)
+    out, start = [], 0
+    for index in range(parts):
+        stop = start + size + (index < extra)
+        out.append(list(tasks[start:stop]))
+        start = stop
+    return [chunk for chunk in out if chunk]
