@@ -113,7 +113,11 @@ def run_status(database: Database) -> RunStatus:
     ensemble = database.ensemble
     iterations = database.iterations
     keys = database.stored_keys()
-    steps = sum(database.trajectory(key).model_steps for key in keys)
+    store = database.store
+    if isinstance(store, NetCDFStore):  # attributes only: no trajectory data is read
+        steps = sum(store.model_steps(key) for key in keys)
+    else:
+        steps = sum(database.trajectory(key).model_steps for key in keys)
     converged = sum(t.converged for t in ensemble or [])
     pending = database.pending is not None
     if ensemble is None:
@@ -135,7 +139,6 @@ def run_status(database: Database) -> RunStatus:
         else:
             state = "iterating"
     wall_time = None
-    store = database.store
     if isinstance(store, NetCDFStore) and store.created is not None and store.updated:
         from datetime import datetime
 

@@ -240,6 +240,15 @@ class NetCDFStore:
         except OSError:
             return None
 
+    def model_steps(self, key: TrajectoryKey) -> int:
+        """The model steps spent on a stored trajectory, read without its data."""
+        if key in self._recent:
+            return self._recent[key][0].model_steps
+        self._writer.flush()
+        path = self.trajectory_file(key)
+        with open_for_reading(path, f"the file of trajectory {key}", self._fix_for(key)) as ds:
+            return int(ds.pytams_model_steps)
+
     def trajectory_file(self, key: TrajectoryKey) -> Path:
         """The file of the trajectory ``key``."""
         return self.trajectory_dir / f"{key}.nc"
