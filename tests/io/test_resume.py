@@ -7,6 +7,7 @@ of the uninterrupted run with the same seed, and no kill may leave the database 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -247,3 +248,38 @@ def test_a_database_can_be_read_while_a_run_writes_it(tmp_path: Path) -> None:
 
 def snapshot(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def test_every_state_on_disk_during_a_run_resumes_to_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exhaustive: copy the database after every file commit; resume each copy.
+
+    A kill at any instant leaves one of these states (plus at most a stray temporary file,
+    added to every copy here), so this covers every instant of a small run.
+    """
+    from pytams.io import _files
+
+    config = ou_config(tmp_path / "run.tams", ntrajectories=6, max_iterations=6)
+    plain = TAMS(
+        None, ou_config(None, ntrajectories=6, max_iterations=6), store=MemoryStore()
+    ).run()
+    copies: list[Path] = []
+    commit = _files.commit
+
+    def copying_commit(tmp: Path, target: Path) -> None:
+        commit(tmp, target)
+        copy = tmp_path / f"state-{len(copies):03d}"
+        shutil.copytree(tmp_path / "run.tams", copy)
+        (copy / ".tams.nc.1-dead.tmp").write_bytes(b"\x89HDF half a file")
+        copies.append(copy)
+
+    monkeypatch.setattr(_files, "commit", copying_commit)
+    assert TAMS(None, config).run() == plain
+    monkeypatch.setattr(_files, "commit", commit)
+    assert len(copies) > 6 + plain.iterations
+    for copy in copies:
+        assert_readable(copy)
+        resumed = TAMS(None, {**config, "database": {"path": str(copy), "resume": True}}).run()
+        assert resumed == plain, copy.name
+        same_database(copy, tmp_path / "run.tams")
