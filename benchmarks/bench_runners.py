@@ -115,7 +115,8 @@ def main() -> None:
     ceiling = machine_parallelism()
     print(
         f"  control: 2 plain processes over 1 on busy work: {ceiling:4.2f}x "
-        "(the most any runner can reach now; below 1.7x the machine is busy)"
+        "(the most any runner can reach now; below 1.7x other sessions load the machine:\n"
+        "  Linux autogroups share the CPU per session, whatever the number of our processes)"
     )
     factories: dict[str, Callable[[int], Any]] = {
         "serial": lambda w: SerialRunner(),
