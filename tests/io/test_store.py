@@ -277,7 +277,9 @@ def trajectories(draw: st.DrawFn) -> Trajectory:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(trajectories())
 def test_trajectories_round_trip_bit_for_bit(written: Trajectory) -> None:
     root = Path(tempfile.mkdtemp(prefix="pytams-io-")) / "run.tams"
@@ -296,3 +298,34 @@ def test_trajectories_round_trip_bit_for_bit(written: Trajectory) -> None:
                 assert (a.shape, a.dtype) == (b.shape, b.dtype)
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
+
+
+def test_a_failed_write_is_reported_and_no_later_write_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytams.io import _files
+
+    store = NetCDFStore(tmp_path / "run.tams")
+    store.write_metadata({"seed": 1})
+    store.flush()
+    commit = _files.commit
+
+    def failing_commit(tmp: Path, target: Path) -> None:
+        if target.name == "000001-00000.nc":
+            raise OSError(28, "No space left on device")
+        commit(tmp, target)
+
+    monkeypatch.setattr(_files, "commit", failing_commit)
+    store.write_trajectory(trajectory(K(1)))
+    with pytest.raises(StorageError, match=r"000001-00000\.nc.*No space left"):
+        store.flush()
+    with pytest.raises(StorageError, match="No space left"):
+        store.write_trajectory(trajectory(K(2)))
+    assert sorted(p.name for p in (tmp_path / "run.tams").rglob("*")) == [
+        "tams.nc",
+        "trajectories",
+    ]  # nothing after the failed write, no temporary file
+    monkeypatch.setattr(_files, "commit", commit)
+    fresh = NetCDFStore(tmp_path / "run.tams")  # a new store starts from what is on disk
+    fresh.write_trajectory(trajectory(K(2)))
+    assert reopen(fresh).trajectory_keys() == [K(2)]

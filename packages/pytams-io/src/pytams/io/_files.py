@@ -128,6 +128,16 @@ class Writer:
         if deferred is not None:
             deferred()
 
+    @property
+    def failed(self) -> bool:
+        """Whether a commit failed (the writer then refuses every later write)."""
+        return self._error is not None
+
+    def drain(self) -> None:
+        """Wait for the queue to empty (after a failure: its files are dropped)."""
+        if self._thread is not None:
+            self._queue.join()
+
     def check(self) -> None:
         """Raise the error of a failed commit, if any.
 
@@ -167,7 +177,9 @@ def writer_for(directory: Path) -> Writer:
     """The one writer of a database directory in this process (shared keeps the order)."""
     key = os.path.realpath(directory)
     with _WRITERS_LOCK:
-        if key not in _WRITERS:
+        if key not in _WRITERS or _WRITERS[key].failed:
+            if key in _WRITERS:  # a new store starts again from what is on disk
+                _WRITERS[key].drain()
             _WRITERS[key] = Writer()
         return _WRITERS[key]
 
