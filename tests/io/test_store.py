@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -329,3 +330,24 @@ def test_a_failed_write_is_reported_and_no_later_write_lands(
     fresh = NetCDFStore(tmp_path / "run.tams")  # a new store starts from what is on disk
     fresh.write_trajectory(trajectory(K(2)))
     assert reopen(fresh).trajectory_keys() == [K(2)]
+
+
+def test_temporary_files_of_killed_writers_are_removed_by_the_next_writer(tmp_path: Path) -> None:
+    store = NetCDFStore(tmp_path / "run.tams")
+    store.write_metadata({"seed": 1})
+    store.write_trajectory(trajectory(K(0)))
+    store.flush()
+    dead = 2**22 + 12345  # above the default pid_max of Linux: no such process
+    stale = [
+        tmp_path / "run.tams" / f".tams.nc.{dead}-0a1b2c3d.tmp",
+        tmp_path / "run.tams" / "trajectories" / f".000001-00000.nc.{dead}-deadbeef.tmp",
+    ]
+    alive = tmp_path / "run.tams" / f".tams.nc.{os.getppid()}-0a1b2c3d.tmp"
+    for path in [*stale, alive]:
+        path.write_bytes(b"half")
+    NetCDFStore(tmp_path / "run.tams", read_only=True)
+    assert all(path.exists() for path in stale)  # a reader deletes nothing
+    NetCDFStore(tmp_path / "run.tams")
+    assert not any(path.exists() for path in stale)
+    assert alive.exists()  # a running process's file is left alone
+    assert NetCDFStore(tmp_path / "run.tams").trajectory_keys() == [K(0)]

@@ -39,6 +39,25 @@ def is_temp(path: Path) -> bool:
     return path.name.startswith(".") and path.name.endswith(TEMP_SUFFIX)
 
 
+def is_stale_temp(path: Path) -> bool:
+    """Whether ``path`` is a temporary file of a process of this host that no longer runs."""
+    if not is_temp(path):
+        return False
+    try:
+        pid = int(path.name[: -len(TEMP_SUFFIX)].rsplit(".", 1)[1].split("-")[0])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def write_atomically(target: Path, fill: Callable[[Any], None]) -> None:
     """Create ``target`` as a netCDF-4 file filled by ``fill(dataset)``, atomically, now.
 

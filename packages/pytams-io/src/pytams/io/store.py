@@ -36,7 +36,7 @@ from pytams.core.errors import DatabaseCorruptError, StorageError
 from pytams.core.store import IterationRecord
 from pytams.core.trajectory import Trajectory, TrajectoryKey
 from pytams.io._columns import PathRoots, read_column, write_column
-from pytams.io._files import is_temp, open_for_reading, sync_dir, writer_for
+from pytams.io._files import is_stale_temp, is_temp, open_for_reading, sync_dir, writer_for
 
 #: Version of the on-disk layout this package reads and writes.
 FORMAT_VERSION = 1
@@ -97,6 +97,8 @@ class NetCDFStore:
             self._load()
             if self._clearing and not read_only:
                 self._finish_clear()
+        if not read_only:
+            self._remove_stale_temporaries()
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
@@ -309,6 +311,15 @@ class NetCDFStore:
                 f"{MAIN_FILE}); choose another [database] path"
             )
             raise StorageError(msg)
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete the temporary files of killed writers (never a database file)."""
+        for directory in (self.path, self.trajectory_dir):
+            if directory.is_dir():
+                for entry in directory.iterdir():
+                    if is_stale_temp(entry) and entry.is_file():
+                        with contextlib.suppress(OSError):
+                            entry.unlink()
 
     def _finish_clear(self) -> None:
         for directory in (self.trajectory_dir, self.path):
