@@ -122,6 +122,7 @@ def test_convergence_rule(name: str, tmp_path: Path, stepper: Path) -> None:
     assert model.step == 1
 
 
+@pytest.mark.slow
 def test_known_answers_exist_where_documented() -> None:
     from pytams.core.config import TrajectorySettings
 

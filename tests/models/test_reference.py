@@ -26,6 +26,7 @@ def rows() -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", rows(), ids=lambda r: f"mu{r['mu']}-b{r['barrier']}")
 def test_continuous_solver_matches_the_closed_form(row: dict[str, float]) -> None:
     closed = brownian_probability(row["mu"], row["sigma"], row["x0"], row["barrier"], row["T"])
