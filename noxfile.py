@@ -113,10 +113,11 @@ def containers(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Sphinx docs, warnings as errors; then the tutorial's code (tests/models/test_tutorial.py)."""
+    """Sphinx docs, warnings as errors; then the tutorial's code and the key reference's test."""
     install_workspace(session)
     session.install("sphinx>=7", "myst-parser>=2", "matplotlib>=3.6")
     out = Path(session.create_tmp()) / "html"
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", str(ROOT / "docs"), str(out))
-    session.run("pytest", str(ROOT / "tests" / "models" / "test_tutorial.py"), *session.posargs)
+    tests = [str(ROOT / "tests" / "models" / name) for name in ("test_tutorial.py", "test_docs.py")]
+    session.run("pytest", *tests, *session.posargs)
     session.log(f"docs built in {out}")
