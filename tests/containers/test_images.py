@@ -83,9 +83,12 @@ def images(apptainer: str, request: pytest.FixtureRequest) -> dict[str, Path]:
 
 
 def run(cmd: list[str], timeout: float = 300, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
-    )
+    try:
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{cmd} did not end within {timeout} s:\n{exc.stdout!r}\n{exc.stderr!r}")
     assert out.returncode == 0, f"{cmd} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
     return out
 
@@ -325,12 +328,11 @@ def test_slurm_workers_run_inside_the_image_and_give_the_serial_result(
     slurm: None,
     request: pytest.FixtureRequest,
 ) -> None:
-    from pytams.core.cli import main
-
     config = write_dask_input(workdir, "host", apptainer, images["full"], workers=2)
     out = workdir / "slurm-host.json"
     started = time.perf_counter()
-    assert main(["run", str(config), *JOB, "--quiet", "--json", str(out)]) == 0
+    pytams = str(Path(sys.executable).parent / "pytams")
+    run([pytams, "run", str(config), *JOB, "--quiet", "--json", str(out)], timeout=300)
     report(
         request,
         f"[containers] Slurm run, driver on the host, 2 workers in the image: "
