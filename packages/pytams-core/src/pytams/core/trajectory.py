@@ -173,6 +173,6 @@ def _same(left: Any, right: Any) -> bool:
                 return False
             if a_arr.tobytes() != b_arr.tobytes():
                 return False
-        elif a != b and not (a is None and b is None):
+        elif a != b and not (a is None and b is None) and not (a != a and b != b):  # NaN == NaN
             return False
     return True
