@@ -42,12 +42,13 @@ BANNED = (
 
 
 def report(request: pytest.FixtureRequest, line: str) -> None:
-    """A line on the terminal even while pytest captures output."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
-    else:  # pragma: no cover
-        print(line, file=sys.__stderr__)
+    """Print a line on the terminal even while pytest captures output."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if capture is None:  # pragma: no cover
+        print(line, flush=True)
+        return
+    with capture.global_and_fixture_disabled():
+        print(f"\n{line}", flush=True)
 
 
 @pytest.fixture(scope="session")
