@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ def test_dask_workers_are_slurm_jobs_and_give_the_serial_result(tmp_path: Path) 
     serial, serial_db = run(tables(model=model))
     seen: list[list[tuple[str, str, str]]] = []
     cancelled: list[str] = []
+    replaced: list[str] = []
+    before: set[str] = set()
 
     def watch(progress: Progress) -> None:
         jobs = [job for job in squeue() if job[1] == "pytams-test-worker"]
@@ -80,8 +83,21 @@ def test_dask_workers_are_slurm_jobs_and_give_the_serial_result(tmp_path: Path) 
         running = [job for job in jobs if job[2] == "RUNNING"]
         # a worker job that ends (here: scancel) is replaced by a new one
         if progress.phase == "iteration" and progress.iteration == 2 and not cancelled:
+            before.update(job[0] for job in jobs)
             subprocess.run(["scancel", running[0][0]], check=True)
             cancelled.append(running[0][0])
+        elif cancelled and not replaced:  # the run goes on meanwhile on the other worker
+            deadline = time.monotonic() + 60
+            while not replaced and time.monotonic() < deadline:
+                new = [
+                    job[0]
+                    for job in squeue()
+                    if job[1] == "pytams-test-worker"
+                    and job[2] == "RUNNING"
+                    and job[0] not in before
+                ]
+                replaced.extend(new)
+                time.sleep(0.5)
 
     config = tables(runner="dask", workers=2, model=model, dask=dask_table(tmp_path))
     result, db = run(config, progress=watch)
@@ -91,9 +107,8 @@ def test_dask_workers_are_slurm_jobs_and_give_the_serial_result(tmp_path: Path) 
     running = [{job[0] for job in jobs if job[2] == "RUNNING"} for jobs in seen]
     assert max(len(ids) for ids in running) == 2, seen  # both workers ran as Slurm jobs
     assert cancelled
-    later = set().union(*running[-3:])
-    assert cancelled[0] not in later, seen
-    assert later, seen  # a new job replaced the cancelled one
+    assert replaced, seen  # a new Slurm job replaced the cancelled one
+    assert cancelled[0] not in set().union(*running[-3:]), seen
     assert list(tmp_path.glob("*.err")), "the worker jobs wrote their logs to log_directory"
     # the cluster was closed with the run: its jobs are cancelled
     assert not [
@@ -107,7 +122,6 @@ def test_ctrl_c_cancels_the_slurm_jobs_and_the_run_resumes(tmp_path: Path) -> No
     import json
     import signal
     import sys
-    import time
 
     driver = Path(__file__).resolve().parents[2] / "runners" / "sigint_driver.py"
     db, out = tmp_path / "run.tams", tmp_path / "result.json"
