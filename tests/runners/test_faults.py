@@ -139,3 +139,26 @@ def test_ctrl_c_shuts_the_runner_down_and_the_run_resumes(kind: str, serial_run:
         assert runner.client is None
     resumed = TAMS(FaultyOU, load_config(tables(resume=True)), runner=runner, store=store).run()
     assert_same_run((resumed, Database(store)), serial_run)
+
+
+def test_the_walltime_stops_the_asyncio_pool_without_waiting_for_running_tasks() -> None:
+    import signal as _signal
+
+    from pytams.core import TAMS, load_config
+    from tests.runners.models import FaultyOU
+
+    runner = AsyncioRunner(workers=2)
+    processes: list[Any] = []
+
+    def remember(progress: Progress) -> None:
+        processes.extend(runner._pool._processes.values())  # type: ignore[union-attr]
+
+    config = tables(model={"sleep": 0.05})  # about 1 s per trajectory
+    config["tams"]["walltime"] = 0.5
+    result = TAMS(
+        FaultyOU, load_config(config), runner=runner, progress=remember, store=MemoryStore()
+    ).run()
+    assert result.stop_reason == "walltime"
+    assert processes
+    # the workers busy with abandoned tasks were terminated, not waited for
+    assert {process.exitcode for process in processes} == {-_signal.SIGTERM}

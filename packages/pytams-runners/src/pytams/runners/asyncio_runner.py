@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import threading
 from collections.abc import Iterator, Sequence
@@ -60,6 +61,7 @@ class AsyncioRunner:
         self._thread: threading.Thread | None = None
         self._pool: cf.ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._abandoned = False  # tasks left running by a closed iterator (walltime)
 
     # ------------------------------------------------------------------ lifetime
     def __enter__(self) -> AsyncioRunner:
@@ -83,9 +85,13 @@ class AsyncioRunner:
         self._depth -= 1
         if self._depth > 0:
             return
-        self._shutdown_pool(kill=exc_type is not None)
+        # after an error, Ctrl-C or tasks left running (the walltime), do not wait for them
+        self._shutdown_pool(kill=exc_type is not None or self._abandoned)
+        self._abandoned = False
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_drain(), loop).result(timeout=10)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
             loop.close()
@@ -140,7 +146,9 @@ class AsyncioRunner:
                     yield future.result()
         finally:
             for future in futures:
-                future.cancel()
+                if not future.done():
+                    future.cancel()
+                    self._abandoned = True
 
     async def _one(
         self, context: RunContext, task: SegmentTask, attempts: Attempts, rebuilds: list[int]
@@ -170,3 +178,12 @@ class AsyncioRunner:
                     self._replace_pool(pool)
             except Exception as exc:  # the model's ModelError, or the task failed to travel
                 attempts.failed(task, exc)
+
+
+async def _drain() -> None:
+    """Cancel and await the loop's remaining tasks (before the loop stops)."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
