@@ -276,15 +276,15 @@ def slurm_up() -> bool:
 
 @pytest.fixture(scope="session")
 def slurm() -> Iterator[None]:
-    """The single-node Slurm of the runners' harness: started here unless it runs already."""
-    started = False
-    if not slurm_up():
-        subprocess.run(["bash", str(HARNESS), "install"], check=True)
-        subprocess.run(["bash", str(HARNESS), "start"], check=True)
-        started = True
+    """The single-node Slurm of the runners' harness, shared: this process registers as one
+    of its clients on start, and stop ends the daemons only if no other client remains."""
+    env = {**os.environ, "PYTAMS_SLURM_CLIENT": str(os.getpid())}
+    if shutil.which("sbatch") is None:
+        subprocess.run(["bash", str(HARNESS), "install"], check=True, env=env)
+    subprocess.run(["bash", str(HARNESS), "start"], check=True, env=env)
+    assert slurm_up(), "harness.sh start returned but sinfo shows no idle node"
     yield
-    if started:
-        subprocess.run(["bash", str(HARNESS), "stop"], check=False)
+    subprocess.run(["bash", str(HARNESS), "stop"], check=False, env=env)
 
 
 def write_dask_input(workdir: Path, name: str, apptainer: str, image: Path, workers: int) -> Path:
