@@ -5,6 +5,11 @@
 #   harness.sh start     write slurm.conf, start munged, slurmctld and slurmd; wait for "idle"
 #   harness.sh status    print the daemons and sinfo; exit 0 only when all three run
 #   harness.sh stop      cancel jobs, stop the daemons by their PIDs (never by name)
+#   harness.sh stop --force   the same even while other clients still use the cluster
+#
+# Several clients may share the cluster: `start` registers the calling process (its parent
+# PID, or $PYTAMS_SLURM_CLIENT) and `stop` stops the daemons only when no other registered
+# client is alive. start and stop are serialized by a lock file.
 #
 # Needs root (it writes /etc/slurm/slurm.conf and starts daemons), no systemd.
 # Scratch (state, spool, logs, pid files): $PYTAMS_SLURM_DIR, default /tmp/pytams-slurm.
@@ -19,6 +24,8 @@ MUNGE_PID=/run/munge/munged.pid
 CTLD_PID="$SCRATCH/slurmctld.pid"
 SLURMD_PID="$SCRATCH/slurmd.pid"
 START_TIMEOUT="${PYTAMS_SLURM_START_TIMEOUT:-60}"
+CLIENTS="$SCRATCH/clients"
+CLIENT="${PYTAMS_SLURM_CLIENT:-$PPID}"
 
 log() { echo "harness: $*" >&2; }
 
@@ -84,9 +91,35 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 }
 
+lock() {  # serialize start and stop (fd 9; closed for the daemons)
+    mkdir -p "$SCRATCH" "$CLIENTS"
+    exec 9>"$SCRATCH/.lock"
+    flock -w 120 9 || { log "another harness.sh holds $SCRATCH/.lock for 2 min"; exit 1; }
+}
+
+other_clients() {  # the registered clients other than this one that are still alive
+    local file id
+    for file in "$CLIENTS"/*; do
+        [[ -e "$file" ]] || continue
+        id="${file##*/}"
+        [[ "$id" == "$CLIENT" ]] && continue
+        if [[ "$id" =~ ^[0-9]+$ ]] && ! kill -0 "$id" 2>/dev/null; then
+            rm -f "$file"  # that client is gone
+            continue
+        fi
+        echo "$id"
+    done
+}
+
+controller_state() {  # the node state, or nothing when the controller does not answer
+    timeout 10 sinfo -h -o %t 2>/dev/null | head -n1 || true
+}
+
 cmd_start() {
     [[ $EUID -eq 0 ]] || { log "start needs root"; exit 1; }
     command -v slurmctld >/dev/null || { log "Slurm is not installed: run '$0 install'"; exit 1; }
+    lock
+    touch "$CLIENTS/$CLIENT"
     if alive "$CTLD_PID" && alive "$SLURMD_PID" && alive "$MUNGE_PID"; then
         log "already running (scratch $SCRATCH)"
         return 0
@@ -99,18 +132,17 @@ cmd_start() {
         chown munge:munge /etc/munge/munge.key
         chmod 400 /etc/munge/munge.key
     fi
-    alive "$MUNGE_PID" || runuser -u munge -- /usr/sbin/munged --pid-file="$MUNGE_PID"
-    alive "$CTLD_PID" || /usr/sbin/slurmctld
-    alive "$SLURMD_PID" || /usr/sbin/slurmd -N localhost
-    local waited=0 state=""
-    while ((waited < START_TIMEOUT)); do
-        state="$(sinfo -h -o %t 2>/dev/null | head -n1 || true)"
+    alive "$MUNGE_PID" || runuser -u munge -- /usr/sbin/munged --pid-file="$MUNGE_PID" 9>&-
+    alive "$CTLD_PID" || /usr/sbin/slurmctld 9>&-
+    alive "$SLURMD_PID" || /usr/sbin/slurmd -N localhost 9>&-
+    local deadline=$((SECONDS + START_TIMEOUT)) state=""
+    while ((SECONDS < deadline)); do
+        state="$(controller_state)"
         case "$state" in
             idle* | mix* | alloc*) log "Slurm up (node $state, scratch $SCRATCH)"; return 0 ;;
-            down* | drain* | drng*) scontrol update nodename=localhost state=resume 2>/dev/null || true ;;
+            down* | drain* | drng*) timeout 10 scontrol update nodename=localhost state=resume 2>/dev/null || true ;;
         esac
         sleep 1
-        waited=$((waited + 1))
     done
     log "Slurm did not become idle within ${START_TIMEOUT}s (sinfo: '${state}'); logs:"
     tail -n 20 "$SCRATCH/slurmctld.log" "$SCRATCH/slurmd.log" >&2 || true
@@ -137,11 +169,20 @@ stop_pid() {  # stop_pid PIDFILE NAME
 }
 
 cmd_stop() {
+    lock
+    rm -f "$CLIENTS/$CLIENT"
+    local others
+    others="$(other_clients | tr '\n' ' ')"
+    if [[ -n "$others" && "${1:-}" != "--force" ]]; then
+        log "Slurm left running: still used by client(s) $others(harness.sh stop --force stops it)"
+        return 0
+    fi
+    rm -f "$CLIENTS"/*
     if alive "$CTLD_PID"; then
-        scancel --user="$(id -un)" 2>/dev/null || true
+        timeout 10 scancel --user="$(id -un)" 2>/dev/null || true
         # give slurmd a moment to end the job steps it runs
         for _ in 1 2 3 4 5 6 7 8 9 10; do
-            [[ -z "$(squeue -h -o %i 2>/dev/null)" ]] && break
+            [[ -z "$(timeout 10 squeue -h -o %i 2>/dev/null)" ]] && break
             sleep 0.5
         done
     fi
@@ -162,8 +203,8 @@ cmd_status() {
         fi
     done
     if ((ok == 0)); then
-        sinfo || true
-        squeue || true
+        timeout 10 sinfo || true
+        timeout 10 squeue || true
     fi
     return $ok
 }
@@ -171,7 +212,7 @@ cmd_status() {
 case "${1:-}" in
     install) cmd_install ;;
     start) cmd_start ;;
-    stop) cmd_stop ;;
+    stop) cmd_stop "${2:-}" ;;
     status) cmd_status ;;
-    *) echo "usage: $0 {install|start|stop|status}" >&2; exit 2 ;;
+    *) echo "usage: $0 {install|start|stop [--force]|status}" >&2; exit 2 ;;
 esac
