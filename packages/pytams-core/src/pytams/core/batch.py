@@ -27,7 +27,14 @@ from pytams.core.config import TrajectorySettings
 from pytams.core.errors import ModelError
 from pytams.core.model import ForwardModel
 from pytams.core.rng import segment_generator
-from pytams.core.segment import RunContext, SegmentResult, SegmentTask, horizon, replay
+from pytams.core.segment import (
+    RunContext,
+    SegmentResult,
+    SegmentTask,
+    horizon,
+    replay,
+    run_segment,
+)
 
 NOISE_BLOCK = 64
 
@@ -40,7 +47,9 @@ class BatchedModel(ForwardModel[np.ndarray, np.ndarray]):
     The scalar hooks are derived from the batch hooks. The batch hooks must not depend on the
     instance's ``model_id`` (one instance serves the whole batch) and must take exactly the
     requested time step. `_advance_batch` returns a new array (it must not modify its input:
-    the engine keeps every step's states).
+    the engine keeps every step's states). For bitwise agreement between batch sizes, use
+    element-wise operations; write a reduction over the state's coordinates as a sum, one
+    coordinate at a time (a matrix product's summation order can change with the batch size).
     """
 
     x: np.ndarray
@@ -278,3 +287,19 @@ def split(tasks: Sequence[SegmentTask], parts: int) -> list[list[SegmentTask]]:
         out.append(list(tasks[start:stop]))
         start = stop
     return [chunk for chunk in out if chunk]
+
+
+def units(
+    context: RunContext, tasks: Sequence[SegmentTask], workers: int
+) -> list[tuple[SegmentTask, ...]]:
+    """How a parallel runner sends tasks: one task per unit, or one batch per worker."""
+    if is_batched(context):
+        return [tuple(chunk) for chunk in split(tasks, workers)]
+    return [(task,) for task in tasks]
+
+
+def run_unit(context: RunContext, unit: Sequence[SegmentTask]) -> list[SegmentResult]:
+    """Run one unit of `units` (in a worker): a batch, or its single task."""
+    if is_batched(context):
+        return run_batch(context, unit)
+    return [run_segment(context, task) for task in unit]

@@ -21,41 +21,42 @@ mu = 0, sigma = 1, T = 1, dt = 0.01, B = 4 it is 5.0562e-5 against 6.3342e-5.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from pytams.core import ForwardModel
+from pytams.core.batch import BatchedModel
 from pytams.core.config import TrajectorySettings
 from pytams.core.errors import ConfigError
 from pytams.models._known import KnownAnswer, number
 from pytams.models.reference import brownian_probability, euler_chain_probability
 
 
-class BrownianDrift(ForwardModel[float, float]):
-    """Brownian motion with drift (1-D); state and noise are floats."""
+class BrownianDrift(BatchedModel):
+    """Brownian motion with drift (1-D); state and noise are arrays of one number.
+
+    A batched model: the engine advances whole ensembles in one call (same results).
+    """
 
     def _setup(self, params: dict[str, Any]) -> None:
         self.mu, self.sigma, self.x0, self.barrier = _parameters(params)
-        self.x = self.x0
+        self.x = np.array([self.x0])
 
-    def _advance(self, dt: float, noise: float) -> float:
-        self.x = self.x + self.mu * dt + self.sigma * math.sqrt(dt) * noise
-        return dt
+    def _advance_batch(
+        self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
+    ) -> np.ndarray:
+        step = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        return np.asarray(states + self.mu * step + self.sigma * np.sqrt(step) * noise)
 
-    def _get_state(self) -> float:
-        return self.x
+    def _score_batch(self, states: np.ndarray, times: Any) -> np.ndarray:
+        return np.asarray((states[:, 0] - self.x0) / (self.barrier - self.x0))
 
-    def _set_state(self, state: float) -> None:
-        self.x = float(state)
+    def _make_noise(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal(1)
 
-    def _score(self) -> float:
-        return (self.x - self.x0) / (self.barrier - self.x0)
-
-    def _make_noise(self, rng: np.random.Generator) -> float:
-        return float(rng.standard_normal())
+    def _noise_block(self, rng: np.random.Generator, steps: int) -> np.ndarray:
+        return rng.standard_normal((steps, 1))
 
     @classmethod
     def known_answer(cls, params: Mapping[str, Any], trajectory: TrajectorySettings) -> KnownAnswer:

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from pytams.core import ForwardModel
+from pytams.core.batch import BatchedModel
 from pytams.core.config import TrajectorySettings
 from pytams.core.errors import ConfigError
 from pytams.models._known import KnownAnswer, number, vector
@@ -44,8 +44,11 @@ def drift_1d(x: Vector) -> Vector:
     return x - x**3
 
 
-class DoubleWell(ForwardModel[Vector, Vector]):
-    """The double well in ``dim`` dimensions (the subclasses fix dim = 1, 2, 3)."""
+class DoubleWell(BatchedModel):
+    """The double well in ``dim`` dimensions (the subclasses fix dim = 1, 2, 3).
+
+    A batched model: the engine advances whole ensembles in one call (same results).
+    """
 
     dim: ClassVar[int] = 1
 
@@ -64,25 +67,21 @@ class DoubleWell(ForwardModel[Vector, Vector]):
             raise ConfigError(msg)
         self.noise_scale = math.sqrt(2.0 * self.eps)
 
-    def _advance(self, dt: float, noise: Vector) -> float:
-        x = self.x
-        force = np.empty_like(x)
-        force[0] = x[0] - x[0] ** 3
-        force[1:] = -self.kappa * x[1:]
-        self.x = x + force * dt + self.noise_scale * math.sqrt(dt) * noise
-        return dt
+    def _advance_batch(self, states: Vector, times: Any, dt: Any, noise: Vector) -> Vector:
+        step = np.asarray(dt, dtype=np.float64).reshape(-1, 1)
+        force = np.empty_like(states)
+        force[:, 0] = states[:, 0] - states[:, 0] ** 3
+        force[:, 1:] = -self.kappa * states[:, 1:]
+        return np.asarray(states + force * step + self.noise_scale * np.sqrt(step) * noise)
 
-    def _get_state(self) -> Vector:
-        return self.x
-
-    def _set_state(self, state: Vector) -> None:
-        self.x = np.array(state, dtype=np.float64)
-
-    def _score(self) -> float:
-        return (float(self.x[0]) - self.start) / (self.barrier - self.start)
+    def _score_batch(self, states: Vector, times: Any) -> Vector:
+        return np.asarray((states[:, 0] - self.start) / (self.barrier - self.start))
 
     def _make_noise(self, rng: np.random.Generator) -> Vector:
         return rng.standard_normal(self.dim)
+
+    def _noise_block(self, rng: np.random.Generator, steps: int) -> Vector:
+        return rng.standard_normal((steps, self.dim))
 
     @classmethod
     def known_answer(cls, params: Mapping[str, Any], trajectory: TrajectorySettings) -> KnownAnswer:
