@@ -18,9 +18,10 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any
 
+from pytams.core.batch import run_unit, units
 from pytams.core.config import Config
 from pytams.core.errors import RunnerError
-from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
+from pytams.core.segment import RunContext, SegmentResult, SegmentTask
 from pytams.runners._retry import Attempts, _logger
 
 # a pool whose worker died is rebuilt and its tasks rerun, this many times per `run` at most
@@ -135,15 +136,15 @@ class AsyncioRunner:
         attempts = Attempts(self.retries)
         rebuilds = [0]
         futures = {
-            asyncio.run_coroutine_threadsafe(self._one(context, task, attempts, rebuilds), loop)
-            for task in tasks
+            asyncio.run_coroutine_threadsafe(self._one(context, unit, attempts, rebuilds), loop)
+            for unit in units(context, tasks, self.workers)
         }
         try:
             pending = futures
             while pending:
                 done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
+                    yield from future.result()
         finally:
             for future in futures:
                 if not future.done():
@@ -151,17 +152,22 @@ class AsyncioRunner:
                     self._abandoned = True
 
     async def _one(
-        self, context: RunContext, task: SegmentTask, attempts: Attempts, rebuilds: list[int]
-    ) -> SegmentResult:
-        """One task, retried on failure."""
+        self,
+        context: RunContext,
+        unit: tuple[SegmentTask, ...],
+        attempts: Attempts,
+        rebuilds: list[int],
+    ) -> list[SegmentResult]:
+        """One unit (a task, or a batch of a batched model), retried on failure."""
         loop = asyncio.get_running_loop()
+        task = unit[0]
         while True:
             pool = self._pool
             if pool is None:
                 msg = "the AsyncioRunner was closed while tasks were running"
                 raise RunnerError(msg)
             try:
-                return await loop.run_in_executor(pool, run_segment, context, task)
+                return await loop.run_in_executor(pool, run_unit, context, unit)
             except BrokenProcessPool as exc:
                 if self._pool is pool:
                     rebuilds[0] += 1

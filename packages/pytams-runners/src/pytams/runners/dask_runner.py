@@ -25,9 +25,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from pytams.core.batch import run_unit, units
 from pytams.core.config import Config
 from pytams.core.errors import ConfigError, MissingComponentError, RunnerError
-from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
+from pytams.core.segment import RunContext, SegmentResult, SegmentTask
 from pytams.runners._retry import Attempts
 
 _logger = logging.getLogger("pytams.runners")
@@ -242,30 +243,34 @@ class DaskRunner:
             msg = "DaskRunner.run needs the runner entered first: with DaskRunner(...) as r"
             raise RunnerError(msg)
         attempts = Attempts(self.retries)
-        task_of: dict[Any, SegmentTask] = {}
+        task_of: dict[Any, tuple[SegmentTask, ...]] = {}
 
-        def submit(task: SegmentTask) -> Any:
+        def submit(unit: tuple[SegmentTask, ...]) -> Any:
             future = client.submit(
-                run_segment,
+                run_unit,
                 context,
-                task,
+                unit,
                 pure=False,
-                key=f"pytams-{task.key}-{uuid.uuid4().hex[:12]}",
+                key=f"pytams-{unit[0].key}-{uuid.uuid4().hex[:12]}",
             )
-            task_of[future] = task
+            task_of[future] = unit
             return future
 
-        # results travel with the completion events (no extra round trip per result)
+        # a unit is a task, or a batch of a batched model (one per worker); results travel
+        # with the completion events (no extra round trip per result)
         completed = as_completed(  # type: ignore[no-untyped-call]
-            [submit(task) for task in tasks], with_results=True, raise_errors=False
+            [submit(unit) for unit in units(context, tasks, self.workers)],
+            with_results=True,
+            raise_errors=False,
         )
         try:
             for future, outcome in completed:
-                task = task_of.pop(future)
+                unit = task_of.pop(future)
+                task = unit[0]
                 status = future.status
                 if status == "finished":
                     future.release()
-                    yield outcome
+                    yield from outcome
                     continue
                 exc = (
                     future.exception()
@@ -274,7 +279,7 @@ class DaskRunner:
                 )
                 future.release()
                 attempts.failed(task, exc)
-                completed.add(submit(task))  # type: ignore[no-untyped-call]
+                completed.add(submit(unit))  # type: ignore[no-untyped-call]
         finally:
             if task_of:
                 client.cancel(list(task_of))
