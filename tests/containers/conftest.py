@@ -17,5 +17,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reason=f"builds Apptainer images: run by `nox -s containers` ({GATE}=1)"
     )
     for item in items:
-        if "containers" in item.keywords:
+        if item.get_closest_marker("containers") is not None:
             item.add_marker(skip)
