@@ -397,3 +397,21 @@ def test_driver_job_script_runs_the_job_inside_the_image(
     assert out.exists(), f"the driver job wrote no result; its log:\n{log.read_text()}"
     assert result_of(out) == serial
     assert list((workdir / "driver-logs").glob("*.err")), "no worker job ran"
+
+
+# --- the Apptainer installation -----------------------------------------------------------------
+INSTALLED = Path("/opt/pytams-apptainer/usr/bin/apptainer")
+
+
+def test_installer_is_idempotent_and_sets_fakeroot_and_capabilities(apptainer: str) -> None:
+    if Path(apptainer) != INSTALLED.resolve():
+        pytest.skip(f"apptainer {apptainer} was not installed by containers/install-apptainer.sh")
+    out = run(["bash", str(REPO / "containers" / "install-apptainer.sh")], timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == str(INSTALLED.parent)
+    caps = run([apptainer, "capability", "list", "root"]).stdout
+    assert "CAP_SYS_ADMIN" in caps
+    assert "CAP_SYS_RESOURCE" not in caps
+    for path in ("/etc/subuid", "/etc/subgid"):
+        assert re.search(r"^root:\d+:\d+$", Path(path).read_text(), re.M), path
+    conf = (INSTALLED.parents[1] / "etc" / "apptainer" / "apptainer.conf").read_text()
+    assert re.search(r"^root default capabilities = file$", conf, re.M)
