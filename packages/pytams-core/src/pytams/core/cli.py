@@ -43,17 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run (or resume) a TAMS job from a TOML file")
-    run.add_argument("config", type=Path, help="the input TOML file")
-    run.add_argument("--model", help="the model: 'package.module:Class' or 'path/file.py:Class'")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a key (repeatable)",
-    )
-    run.add_argument("--seed", type=int, help="override [tams] seed")
+    add_job_arguments(run)
     run.add_argument(
         "--json",
         type=Path,
@@ -73,6 +63,24 @@ def _parser() -> argparse.ArgumentParser:
     new.set_defaults(handler=_new_model)
     _add_plugin_commands(commands)
     return parser
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments naming a job: CONFIG, --model, --set (repeatable) and --seed.
+
+    Shared by ``run`` and the commands of other packages that run a job.
+    """
+    parser.add_argument("config", type=Path, help="the input TOML file")
+    parser.add_argument("--model", help="the model: 'package.module:Class' or 'path/file.py:Class'")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a key (repeatable)",
+    )
+    parser.add_argument("--seed", type=int, help="override [tams] seed")
 
 
 # commands other packages provide, and the package to install for each

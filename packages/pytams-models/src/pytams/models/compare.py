@@ -6,10 +6,10 @@ import argparse
 import logging
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 from pytams.core import TAMS, TAMSResult
+from pytams.core.cli import add_job_arguments
 from pytams.core.config import Config, load_config
 from pytams.core.loading import load_model_class
 from pytams.models._known import KnownAnswer
@@ -20,17 +20,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compare", help="run TAMS and print the estimate beside the model's known answer"
     )
-    parser.add_argument("config", type=Path, help="the input TOML file")
-    parser.add_argument("--model", help="the model: 'package.module:Class' or 'file.py:Class'")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a key (repeatable)",
-    )
-    parser.add_argument("--seed", type=int, help="override [tams] seed")
+    add_job_arguments(parser)
     parser.add_argument(
         "--quiet",
         action="store_true",
