@@ -249,24 +249,29 @@ class _Batch:
         last: np.ndarray,
         converged: np.ndarray,
     ) -> list[SegmentResult]:
-        """Per-task columns: each row's history up to its last snapshot."""
-        x_all, t_all, s_all = np.stack(xs), np.stack(ts), np.stack(ss)
-        n_all = np.stack(ns) if ns else np.empty((0, *x_all.shape[1:]))
+        """Per-task columns: each row's history up to its last snapshot.
+
+        The histories are transposed once to (row, snapshot, ...) and every task gets views
+        of its row: no copy per trajectory.
+        """
+        x_rows = np.ascontiguousarray(np.stack(xs).swapaxes(0, 1))
+        t_rows = np.ascontiguousarray(np.stack(ts).T)
+        s_rows = np.ascontiguousarray(np.stack(ss).T)
+        shape = ns[0].shape[1:] if ns else x_rows.shape[2:]
+        start = np.full((1, len(self.tasks), *shape), np.nan)  # no noise led to snapshot 0
+        noise = np.concatenate((start, np.stack(ns))) if ns else start
+        n_rows = np.ascontiguousarray(noise.swapaxes(0, 1))
         results = []
         for row, task in enumerate(self.tasks):
             stop = int(last[row]) + 1
             first = 0 if task.start is None else 1  # a clone's branch point is its parent's
-            noises = n_all[0 : stop - 1, row]  # snapshot j came from the noise of step j
-            if task.start is None:
-                head = np.full((1, *n_all.shape[2:]), np.nan, dtype=n_all.dtype)
-                noises = np.concatenate((head, noises))
             results.append(
                 SegmentResult(
                     task=task,
-                    times=t_all[first:stop, row].copy(),
-                    scores=s_all[first:stop, row].copy(),
-                    noises=np.array(noises, copy=True),
-                    states=x_all[first:stop, row].copy(),
+                    times=t_rows[row, first:stop],
+                    scores=s_rows[row, first:stop],
+                    noises=n_rows[row, first:stop],
+                    states=x_rows[row, first:stop],
                     converged=bool(converged[row]),
                     model_steps=(stop - 1) + len(task.replay),
                 )
