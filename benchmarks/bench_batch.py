@@ -97,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trajectories", type=int, default=1000)
     parser.add_argument("--kills", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     n, k, r = args.trajectories, args.kills, args.repeats
     batched_initial = best(r, tams, n, k, True, False)
