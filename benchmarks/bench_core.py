@@ -8,39 +8,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import time
 import tracemalloc
 from typing import Any
 
-import numpy as np
+from ou_model import OU
 
 from pytams.core import TAMS, MemoryStore, TrajectoryKey
-from pytams.core.model import ForwardModel
 from pytams.core.rng import segment_generator
-
-
-class OU(ForwardModel[float, float]):
-    """1-D Ornstein-Uhlenbeck, dX = -X dt + dW, score x / 3."""
-
-    def _setup(self, params: dict[str, Any]) -> None:
-        self.x = 0.0
-
-    def _advance(self, dt: float, noise: float) -> float:
-        self.x += -self.x * dt + math.sqrt(dt) * noise
-        return dt
-
-    def _get_state(self) -> float:
-        return self.x
-
-    def _set_state(self, state: float) -> None:
-        self.x = state
-
-    def _score(self) -> float:
-        return self.x / 3.0
-
-    def _make_noise(self, rng: np.random.Generator) -> float:
-        return float(rng.standard_normal())
 
 
 def config(n: int, steps: int) -> dict[str, Any]:

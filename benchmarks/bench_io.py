@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ou_model import OU
 
 from pytams.core import TAMS, Database, MemoryStore, TAMSResult
 from pytams.core.model import ForwardModel
@@ -25,29 +26,6 @@ from pytams.io import NetCDFStore
 
 DISK_TARGET = 1.2
 OVERHEAD_TARGET = 0.30
-
-
-class OU(ForwardModel[float, float]):
-    """1-D Ornstein-Uhlenbeck, dX = -X dt + dW, score x / 2."""
-
-    def _setup(self, params: dict[str, Any]) -> None:
-        self.x = 0.0
-
-    def _advance(self, dt: float, noise: float) -> float:
-        self.x += -self.x * dt + math.sqrt(dt) * noise
-        return dt
-
-    def _get_state(self) -> float:
-        return self.x
-
-    def _set_state(self, state: float) -> None:
-        self.x = state
-
-    def _score(self) -> float:
-        return self.x / 2.0
-
-    def _make_noise(self, rng: np.random.Generator) -> float:
-        return float(rng.standard_normal())
 
 
 class Field(ForwardModel[np.ndarray, np.ndarray]):

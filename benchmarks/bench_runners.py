@@ -10,15 +10,14 @@ Prints, measured in this run:
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
+from ou_model import OU
 
-from pytams.core import TAMS, ForwardModel, MemoryStore, SerialRunner, load_config
+from pytams.core import TAMS, MemoryStore, SerialRunner, load_config
 from pytams.core.loading import load_model_class
 from pytams.core.segment import RunContext, SegmentTask
 from pytams.core.trajectory import TrajectoryKey
@@ -28,31 +27,18 @@ STEP_COST = 0.002  # seconds of CPU work per model step
 OVERHEAD_TASKS = 200
 
 
-class BusyOU(ForwardModel[float, float]):
+class BusyOU(OU):
     """Ornstein-Uhlenbeck with ``cost`` seconds of busy work per step."""
 
     def _setup(self, params: dict[str, Any]) -> None:
+        super()._setup(params)
         self.cost = float(params.get("cost", 0.0))
-        self.x = 0.0
 
     def _advance(self, dt: float, noise: float) -> float:
         until = time.thread_time() + self.cost  # CPU time: a real model's work
         while time.thread_time() < until:
             pass
-        self.x += -self.x * dt + math.sqrt(dt) * noise
-        return dt
-
-    def _get_state(self) -> float:
-        return self.x
-
-    def _set_state(self, state: float) -> None:
-        self.x = state
-
-    def _score(self) -> float:
-        return self.x / 2.0
-
-    def _make_noise(self, rng: np.random.Generator) -> float:
-        return float(rng.standard_normal())
+        return super()._advance(dt, noise)
 
 
 def config(cost: float, *, end_time: float = 1.0) -> Any:
