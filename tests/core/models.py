@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from pytams.core import ForwardModel
+from pytams.core import ForwardModel, Trajectory, TrajectoryKey
 from pytams.core.batch import BatchedModel
 from pytams.core.loading import load_model_class
 
@@ -200,3 +200,32 @@ class BatchedBrownian(BatchedModel):
 
     def _noise_block(self, rng: np.random.Generator, steps: int) -> np.ndarray:
         return rng.standard_normal((steps, 1))
+
+
+def scripted_trajectory(
+    slot: int,
+    script: list[float],
+    *,
+    dt: float = 0.1,
+    lower: float = -math.inf,
+    steps: int | None = None,
+) -> Trajectory:
+    """A hand-built initial trajectory of the `Scripted` model walking along ``script``.
+
+    It ends where the engine would end it: at score >= 1 (converged), at score <= ``lower``
+    after the start (returned to the start set), or after ``steps`` steps (the horizon).
+    """
+    length = len(script) if steps is None else min(len(script), steps + 1)
+    for i, score in enumerate(script[:length]):
+        if score >= 1.0 or (i > 0 and score <= lower):
+            length = i + 1
+            break
+    return Trajectory(
+        key=TrajectoryKey(slot),
+        times=[i * dt for i in range(length)],
+        scores=list(script[:length]),
+        noises=[None] + [0.0] * (length - 1),
+        states=[(tuple(script), i) for i in range(length)],
+        converged=script[length - 1] >= 1.0,
+        model_steps=length - 1,
+    )

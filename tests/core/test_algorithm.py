@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytams.core import TAMS, Database, MemoryStore, Trajectory, TrajectoryKey
-from tests.core.models import Scripted
+from pytams.core import TAMS, Database, MemoryStore, TrajectoryKey
+from tests.core.models import Scripted, scripted_trajectory
 
 DT = 0.1
 
@@ -31,28 +31,13 @@ def config(
     }
 
 
-def scripted(slot: int, script: list[float]) -> Trajectory:
-    """A trajectory of the Scripted model walking along ``script`` (stops at score >= 1)."""
-    length = next((i + 1 for i, s in enumerate(script) if s >= 1.0), len(script))
-    steps = tuple(script)
-    return Trajectory(
-        key=TrajectoryKey(slot),
-        times=[i * DT for i in range(length)],
-        scores=list(script[:length]),
-        noises=[None] + [0.0] * (length - 1),
-        states=[(steps, i) for i in range(length)],
-        converged=script[length - 1] >= 1.0,
-        model_steps=length - 1,
-    )
-
-
 def run_from(scripts: list[list[float]], **options: Any) -> tuple[Any, Database]:
     """Run TAMS from a hand-built initial ensemble; return the result and the database."""
     n, steps = len(scripts), max(len(s) for s in scripts) - 1
     store = MemoryStore()
     setup = {**options, "max_iterations": 0}
     TAMS(Scripted, config(n, steps, **setup), store=store).run()
-    ensemble = [scripted(slot, script) for slot, script in enumerate(scripts)]
+    ensemble = [scripted_trajectory(slot, script) for slot, script in enumerate(scripts)]
     for trajectory in ensemble:
         store.write_trajectory(trajectory)
     store.write_ensemble([t.key for t in ensemble])
@@ -173,7 +158,7 @@ def test_k_kills_per_iteration_do_not_depend_on_the_number_of_workers() -> None:
         cfg["runner"] = {"workers": workers}
         TAMS(Scripted, cfg, store=store).run()
         for slot, script in enumerate(scripts):
-            store.write_trajectory(scripted(slot, script))
+            store.write_trajectory(scripted_trajectory(slot, script))
         store.write_ensemble([TrajectoryKey(s) for s in range(n)])
         cfg = config(n, steps, resume=True, **options)
         cfg["runner"] = {"workers": workers}
@@ -190,7 +175,7 @@ def test_max_kills_caps_the_number_of_killed_trajectories() -> None:
     store = MemoryStore()
     TAMS(Scripted, config(n, steps, max_iterations=0), store=store).run()
     for slot, script in enumerate(scripts):
-        store.write_trajectory(scripted(slot, script))
+        store.write_trajectory(scripted_trajectory(slot, script))
     store.write_ensemble([TrajectoryKey(s) for s in range(n)])
     cfg = config(n, steps, resume=True)
     cfg["tams"]["nsplititer"] = 3

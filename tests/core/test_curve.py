@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytams.core import TAMS, Database, MemoryStore, Trajectory, TrajectoryKey
+from pytams.core import TAMS, Database, MemoryStore, TrajectoryKey
 from pytams.core.cli import main
 from pytams.core.curve import ExceedanceCurve, RunHistory
 from pytams.core.errors import StorageError
-from tests.core.models import ROOT, BatchedOU, OrnsteinUhlenbeck, Scripted
+from tests.core.models import ROOT, BatchedOU, OrnsteinUhlenbeck, Scripted, scripted_trajectory
 
 DT = 0.1
 EXAMPLE = ROOT / "examples" / "brownian" / "input.toml"
@@ -167,19 +167,6 @@ def test_reactive_trajectories_weigh_p_hat_and_average_observables() -> None:
     assert mean.shape == (3,)
 
 
-def scripted(slot: int, script: list[float]) -> Trajectory:
-    length = next((i + 1 for i, s in enumerate(script) if s >= 1.0), len(script))
-    return Trajectory(
-        key=TrajectoryKey(slot),
-        times=[i * DT for i in range(length)],
-        scores=list(script[:length]),
-        noises=[None] + [0.0] * (length - 1),
-        states=[(tuple(script), i) for i in range(length)],
-        converged=script[length - 1] >= 1.0,
-        model_steps=length - 1,
-    )
-
-
 def test_hand_built_curve_weights_and_crossings() -> None:
     """N = 3: A (max 0.2) dies first; B's clone ties with B at 0.5 or C's clone converges.
 
@@ -196,7 +183,7 @@ def test_hand_built_curve_weights_and_crossings() -> None:
         base["tams"]["seed"] = seed
         TAMS(Scripted, base, store=store).run()
         for slot, script in enumerate(scripts):
-            store.write_trajectory(scripted(slot, script))
+            store.write_trajectory(scripted_trajectory(slot, script))
         store.write_ensemble([TrajectoryKey(s) for s in range(3)])
         cfg = {**base, "tams": {"ntrajectories": 3, "seed": seed}, "database": {"resume": True}}
         result = TAMS(Scripted, cfg, store=store).run()

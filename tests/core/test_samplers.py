@@ -8,31 +8,13 @@ from typing import Any
 
 import pytest
 
-from pytams.core import TAMS, ConfigError, Database, MemoryStore, Trajectory, TrajectoryKey
+from pytams.core import TAMS, ConfigError, Database, MemoryStore, TrajectoryKey
 from pytams.core.estimator import wilson_interval
 from pytams.core.runner import SerialRunner
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
-from tests.core.models import OrnsteinUhlenbeck, Scripted
+from tests.core.models import OrnsteinUhlenbeck, Scripted, scripted_trajectory
 
 DT = 0.1
-
-
-def scripted(slot: int, script: list[float], lower: float, steps: int | None) -> Trajectory:
-    """A Scripted trajectory; it ends at score >= 1, at score <= lower or after ``steps``."""
-    length = len(script) if steps is None else min(len(script), steps + 1)
-    for i, s in enumerate(script[:length]):
-        if i > 0 and (s >= 1.0 or s <= lower):
-            length = i + 1
-            break
-    return Trajectory(
-        key=TrajectoryKey(slot),
-        times=[i * DT for i in range(length)],
-        scores=list(script[:length]),
-        noises=[None] + [0.0] * (length - 1),
-        states=[(tuple(script), i) for i in range(length)],
-        converged=script[length - 1] >= 1.0,
-        model_steps=length - 1,
-    )
 
 
 def variant_config(n: int, steps: int, variant: str, seed: int, **tams: Any) -> dict[str, Any]:
@@ -53,7 +35,7 @@ def run_scripts(scripts: list[list[float]], variant: str, seed: int, steps: int)
     TAMS(Scripted, variant_config(n, steps, variant, seed, max_iterations=0), store=store).run()
     for slot, script in enumerate(scripts):
         horizon = None if variant == "ams" else steps
-        store.write_trajectory(scripted(slot, script, 0.0, horizon))
+        store.write_trajectory(scripted_trajectory(slot, script, lower=0.0, steps=horizon))
     store.write_ensemble([TrajectoryKey(s) for s in range(n)])
     cfg = variant_config(n, steps, variant, seed)
     cfg["database"] = {"resume": True}
