@@ -73,6 +73,11 @@ def classify(values: Sequence[Any]) -> str:
     return "pickle"
 
 
+def holds_text(column: Sequence[Any]) -> bool:
+    """Whether a column is stored as strings (which need a netCDF-4 file)."""
+    return classify([value for value in column if value is not None]) in ("str", "path")
+
+
 def _encodable(text: str) -> bool:
     if "\x00" in text:
         return False
@@ -104,8 +109,16 @@ class PathRoots:
         return self.roots[number - 1].rstrip(os.sep) + os.sep + text
 
 
-def write_column(ds: Any, name: str, column: Sequence[Any], roots: PathRoots | None) -> None:
-    """Write the column ``name`` (a list with None where absent) into the open dataset."""
+#: Data still to be written into variables already defined: ``(variable, values)`` pairs.
+#: Defining every variable before writing any data keeps netCDF from rewriting the header
+#: (and moving the data behind it) at each definition.
+Writes = list[tuple[Any, Any]]
+
+
+def define_column(
+    ds: Any, name: str, column: Sequence[Any], roots: PathRoots | None, long_name: str
+) -> Writes:
+    """Define the column ``name`` (a list with None where absent); return its data writes."""
     index = [i for i, value in enumerate(column) if value is not None]
     values = [column[i] for i in index]
     kind = classify(values)
@@ -118,45 +131,37 @@ def write_column(ds: Any, name: str, column: Sequence[Any], roots: PathRoots | N
         present = f"every {index[1]}"
     else:
         present = "indexed"
-    attrs: dict[str, Any] = {"pytams_kind": kind, "pytams_present": present}
+    attrs: dict[str, Any] = {"long_name": long_name, "pytams_kind": kind, "pytams_present": present}
     if kind == "none":
         ds.setncattr(f"pytams_{name}", "none")
-        return
+        return []
+    writes: Writes = []
     sample = f"{name}_sample"
     ds.createDimension(sample, len(values))
     if present == "indexed":
         var = ds.createVariable(f"{name}_index", "i8", (sample,), fill_value=False)
         var.long_name = f"index of the snapshot each {name} belongs to"
-        var[:] = np.asarray(index, dtype=np.int64)
+        writes.append((var, np.asarray(index, dtype=np.int64)))
     ds.setncattr(f"pytams_{name}", kind)
-    if kind == "ndarray":
+    if kind in ("ndarray", "scalar"):
         first = values[0]
-        stored = np.stack(values)
+        stored = np.stack(values) if kind == "ndarray" else np.asarray(values, dtype=first.dtype)
         original = first.dtype
         if original.kind == "b":
             stored = stored.view(np.uint8)
         elif not original.isnative:
             stored = stored.astype(original.newbyteorder("="))
-        dims = (sample, *[f"{name}_dim_{axis}" for axis in range(first.ndim)])
-        for dim, size in zip(dims[1:], first.shape, strict=True):
+        shape = first.shape if kind == "ndarray" else ()
+        dims = (sample, *[f"{name}_dim_{axis}" for axis in range(len(shape))])
+        for dim, size in zip(dims[1:], shape, strict=True):
             ds.createDimension(dim, size)
         var = ds.createVariable(name, stored.dtype, dims, fill_value=False, contiguous=True)
-        var[...] = stored
         attrs["pytams_dtype"] = original.str
-    elif kind == "scalar":
-        original = values[0].dtype
-        stored = np.asarray(values, dtype=original)
-        if original.kind == "b":
-            stored = stored.view(np.uint8)
-        elif not original.isnative:
-            stored = stored.astype(original.newbyteorder("="))
-        var = ds.createVariable(name, stored.dtype, (sample,), fill_value=False)
-        var[:] = stored
-        attrs["pytams_dtype"] = original.str
+        writes.append((var, stored))
     elif kind in ("float", "int", "bool"):
         dtype = {"float": np.float64, "int": np.int64, "bool": np.uint8}[kind]
         var = ds.createVariable(name, dtype, (sample,), fill_value=False)
-        var[:] = np.asarray(values, dtype=dtype)
+        writes.append((var, np.asarray(values, dtype=dtype)))
     elif kind in ("str", "path"):
         texts = [str(v) for v in values]
         relative = [0] * len(texts)
@@ -164,36 +169,42 @@ def write_column(ds: Any, name: str, column: Sequence[Any], roots: PathRoots | N
             for i, text in enumerate(texts):
                 texts[i], relative[i] = roots.split(text)
         var = ds.createVariable(name, str, (sample,))
-        var[:] = np.asarray(texts, dtype=object)
+        writes.append((var, np.asarray(texts, dtype=object)))
         if any(relative):
             rel = ds.createVariable(f"{name}_relative", "i1", (sample,), fill_value=False)
-            rel.long_name = f"whether each {name} is a path relative to the database directory"
-            rel.flag_values = np.array([0, 1, 2], dtype=np.int8)
-            rel.flag_meanings = "as_is relative_to_database relative_to_resolved_database"
-            rel[:] = np.asarray(relative, dtype=np.int8)
+            rel.setncatts(
+                {
+                    "long_name": f"whether each {name} is a path relative to the database "
+                    "directory",
+                    "flag_values": np.array([0, 1, 2], dtype=np.int8),
+                    "flag_meanings": "as_is relative_to_database relative_to_resolved_database",
+                }
+            )
+            writes.append((rel, np.asarray(relative, dtype=np.int8)))
         if kind == "path":
             attrs["pytams_path_type"] = type(values[0]).__name__
     else:
-        return _write_pickle(ds, name, sample, values, attrs)
+        return writes + _define_pickle(ds, name, values, attrs)
     var.setncatts(attrs)
-    return None
+    return writes
 
 
-def _write_pickle(
-    ds: Any, name: str, sample: str, values: Sequence[Any], attrs: dict[str, Any]
-) -> None:
+def _define_pickle(ds: Any, name: str, values: Sequence[Any], attrs: dict[str, Any]) -> Writes:
     blobs = [pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL) for v in values]
     offsets = np.cumsum([0, *[len(b) for b in blobs]], dtype=np.int64)
     ds.setncattr(f"pytams_{name}", "pickle")
     ds.createDimension(f"{name}_byte", int(offsets[-1]))
     ds.createDimension(f"{name}_offset", len(offsets))
     var = ds.createVariable(name, "u1", (f"{name}_byte",), fill_value=False, contiguous=True)
-    var[:] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
     off = ds.createVariable(f"{name}_offsets", "i8", (f"{name}_offset",), fill_value=False)
-    off[:] = offsets
-    attrs = {**attrs, "pytams_kind": "pickle", "comment": "Python pickles, one per sample"}
-    var.setncatts(attrs)
-    del sample
+    var.setncatts({**attrs, "pytams_kind": "pickle", "comment": "Python pickles, one per sample"})
+    return [(var, np.frombuffer(b"".join(blobs), dtype=np.uint8)), (off, offsets)]
+
+
+def write_data(writes: Writes) -> None:
+    """Write the data of variables defined before."""
+    for var, values in writes:
+        var[...] = values
 
 
 def read_column(ds: Any, name: str, n: int, roots: PathRoots | None) -> list[Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytams.core.errors import DatabaseCorruptError, StorageError
+from pytams.io import _cdf5 as cdf5
 
 TEMP_SUFFIX = ".tmp"
 
@@ -75,14 +76,23 @@ def write_atomically(target: Path, fill: Callable[[Any], None]) -> None:
 
 
 def write_temporary(target: Path, fill: Callable[[Any], None], fmt: str = "NETCDF4") -> Path:
-    """Write a complete (closed) temporary netCDF file next to ``target``; return its path."""
+    """Write a complete (closed) temporary netCDF file next to ``target``; return its path.
+
+    ``fmt`` is a format of ``netCDF4.Dataset``; CDF-5 files (``NETCDF3_64BIT_DATA``) are built
+    by `pytams.io._cdf5`, much faster for small files.
+    """
     tmp = temp_path(target)
     try:
-        ds = netcdf4().Dataset(tmp, "w", format=fmt)
-        try:
-            fill(ds)
-        finally:
-            ds.close()
+        if fmt == cdf5.DATA_MODEL:  # built in memory, written at once
+            built = cdf5.Dataset()
+            fill(built)
+            built.write(tmp)
+        else:
+            ds = netcdf4().Dataset(tmp, "w", format=fmt)
+            try:
+                fill(ds)
+            finally:
+                ds.close()
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -256,7 +266,15 @@ def open_for_reading(path: Path, what: str, fix: str) -> Iterator[Any]:
     try:
         ds.set_auto_maskandscale(False)
         yield ds
-    except (KeyError, ValueError, IndexError, TypeError, AttributeError, RuntimeError) as exc:
+    except (
+        KeyError,
+        ValueError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        RuntimeError,
+        OSError,
+    ) as exc:
         msg = f"{path}: {what} is incomplete or malformed ({type(exc).__name__}: {exc}); {fix}"
         raise DatabaseCorruptError(msg) from exc
     finally:

@@ -25,6 +25,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -35,7 +36,14 @@ import numpy as np
 from pytams.core.errors import DatabaseCorruptError, StorageError
 from pytams.core.store import IterationRecord
 from pytams.core.trajectory import Trajectory, TrajectoryKey
-from pytams.io._columns import PathRoots, read_column, write_column
+from pytams.io._columns import (
+    PathRoots,
+    Writes,
+    define_column,
+    holds_text,
+    read_column,
+    write_data,
+)
 from pytams.io._files import is_stale_temp, is_temp, open_for_reading, sync_dir, writer_for
 
 #: Version of the on-disk layout this package reads and writes.
@@ -45,6 +53,10 @@ MAIN_FILE = "tams.nc"
 # write than netCDF-4/HDF5; it does not detect truncation itself, so a sentinel variable is
 # written last (at the end of the file) and checked on reading
 MAIN_FORMAT = "NETCDF3_64BIT_DATA"
+# trajectory files are CDF-5 as well (built in memory: a fraction of a millisecond), except
+# those with states that are strings or paths: variables of strings need netCDF-4
+FAST_FORMAT = MAIN_FORMAT
+TEXT_FORMAT = "NETCDF4"
 _SENTINEL = 0x7079_7461_6D73  # "pytams"
 TRAJECTORY_DIR = "trajectories"
 _KEY_FILE = re.compile(r"^(\d+)-(\d+)\.nc$")
@@ -82,7 +94,7 @@ class NetCDFStore:
         self.trajectory_dir = self.path / TRAJECTORY_DIR
         self._roots = PathRoots(self.path)
         self._metadata_json: str | None = None
-        self._iterations: list[IterationRecord] = []
+        self._iterations = IterationTable()
         self._ensemble: list[TrajectoryKey] | None = None
         self._created: str | None = None
         self._versions: dict[str, str] = {}
@@ -129,6 +141,7 @@ class NetCDFStore:
         self._writer.write(
             self.trajectory_file(trajectory.key),
             lambda ds: _fill_trajectory(ds, trajectory, self._roots),
+            TEXT_FORMAT if _holds_text(trajectory) else FAST_FORMAT,
         )
         self._written.add(trajectory.key)
         self._remember(trajectory)
@@ -181,7 +194,7 @@ class NetCDFStore:
 
     def read_iterations(self) -> list[IterationRecord]:
         """See `pytams.core.Store`."""
-        return list(self._iterations)
+        return list(self._iterations.records)
 
     def write_ensemble(self, keys: Sequence[TrajectoryKey]) -> None:
         """See `pytams.core.Store`."""
@@ -208,7 +221,7 @@ class NetCDFStore:
         self._recent.clear()
         self._cached_bytes = 0
         self._metadata_json = None
-        self._iterations = []
+        self._iterations = IterationTable()
         self._ensemble = None
         self._clearing = True
         self._write_main()
@@ -338,7 +351,18 @@ class NetCDFStore:
         if not self.path.is_dir():
             self.path.mkdir(parents=True, exist_ok=True)
             sync_dir(self.path.parent)
-        self._writer.write(self.main_file, self._fill_main, MAIN_FORMAT)
+        metadata = self.read_metadata() or {}
+        main = _MainContent(
+            clearing=self._clearing,
+            created=self._created or _now(),
+            versions=json.dumps(self._versions, sort_keys=True),
+            metadata_json=self._metadata_json,
+            model=str(metadata.get("model")),
+            seed=str(metadata.get("seed")),
+            iterations=self._iterations.frozen(),
+            ensemble=None if self._ensemble is None else tuple(self._ensemble),
+        )
+        self._writer.write(self.main_file, lambda ds: _fill_main(ds, main), MAIN_FORMAT)
 
     def _remember(self, trajectory: Trajectory) -> None:
         """Keep a trajectory in memory (TAMS reads back what it just wrote), within budget."""
@@ -351,37 +375,6 @@ class NetCDFStore:
         while self._cached_bytes > self.cache_bytes and self._recent:
             _, (_, dropped) = self._recent.popitem(last=False)
             self._cached_bytes -= dropped
-
-    def _fill_main(self, ds: Any) -> None:
-        ds.Conventions = "CF-1.10"
-        ds.title = "pytams database: run metadata, iteration table and ensemble"
-        ds.institution = "pytams"
-        ds.source = f"pytams-io {_versions().get('pytams-io', 'unknown')}"
-        ds.history = f"{_now()} written by pytams-io"
-        ds.pytams_format = "pytams-database"
-        ds.pytams_format_version = np.int32(FORMAT_VERSION)
-        ds.pytams_clearing = np.int8(self._clearing)
-        ds.pytams_created = self._created or _now()
-        ds.pytams_versions = json.dumps(self._versions, sort_keys=True)
-        if self._metadata_json is not None:
-            ds.pytams_metadata = self._metadata_json
-            metadata = self.read_metadata() or {}
-            ds.pytams_model = str(metadata.get("model"))
-            ds.pytams_seed = str(metadata.get("seed"))
-        _fill_iterations(ds, self._iterations)
-        ds.pytams_ensemble_committed = np.int8(self._ensemble is not None)
-        if self._ensemble:
-            ds.createDimension("slot", len(self._ensemble))
-            var = ds.createVariable("ensemble_generation", "i8", ("slot",), fill_value=False)
-            var.long_name = "generation of the trajectory occupying each slot of the ensemble"
-            var[:] = np.asarray([k.generation for k in self._ensemble], dtype=np.int64)
-            if [k.slot for k in self._ensemble] != list(range(len(self._ensemble))):
-                var = ds.createVariable("ensemble_slot", "i8", ("slot",), fill_value=False)
-                var.long_name = "slot of each member of the ensemble"
-                var[:] = np.asarray([k.slot for k in self._ensemble], dtype=np.int64)
-        end = ds.createVariable("pytams_end", "i8", (), fill_value=False)
-        end.long_name = "end-of-file sentinel (a truncated file lacks it)"
-        end[...] = np.int64(_SENTINEL)
 
     def _load(self) -> None:
         fix = (
@@ -406,16 +399,14 @@ class NetCDFStore:
                     "pytams_versions attribute), or start a new database"
                 )
                 raise DatabaseCorruptError(msg)
-            if "pytams_end" not in ds.variables or int(ds["pytams_end"][...]) != _SENTINEL:
-                msg = "its end is missing (the file is truncated)"
-                raise ValueError(msg)
+            _check_end(ds)
             self._clearing = bool(ds.pytams_clearing)
             self._created = str(ds.pytams_created)
             self._versions = json.loads(ds.pytams_versions)
             self._metadata_json = str(ds.pytams_metadata) if "pytams_metadata" in names else None
             if self._metadata_json is not None:
                 json.loads(self._metadata_json)
-            self._iterations = _read_iterations(ds)
+            self._iterations = IterationTable(_read_iterations(ds))
             if int(ds.pytams_ensemble_committed):
                 generations = ds.variables["ensemble_generation"][:].tolist()
                 slots = (
@@ -430,6 +421,73 @@ class NetCDFStore:
                 self._ensemble = None
 
 
+@dataclass(frozen=True)
+class _MainContent:
+    """What ``tams.nc`` holds at one moment (written later, by the writer thread)."""
+
+    clearing: bool
+    created: str
+    versions: str
+    metadata_json: str | None
+    model: str
+    seed: str
+    iterations: IterationColumns
+    ensemble: tuple[TrajectoryKey, ...] | None
+
+
+def _fill_main(ds: Any, main: _MainContent) -> None:
+    if ds.data_model != "NETCDF4":
+        ds.set_fill_off()  # every variable is written whole
+    attrs: dict[str, Any] = {
+        "Conventions": "CF-1.10",
+        "title": "pytams database: run metadata, iteration table and ensemble",
+        "institution": "pytams",
+        "source": f"pytams-io {_versions().get('pytams-io', 'unknown')}",
+        "history": f"{_now()} written by pytams-io",
+        "pytams_format": "pytams-database",
+        "pytams_format_version": np.int32(FORMAT_VERSION),
+        "pytams_clearing": np.int8(main.clearing),
+        "pytams_created": main.created,
+        "pytams_versions": main.versions,
+        "pytams_ensemble_committed": np.int8(main.ensemble is not None),
+    }
+    if main.metadata_json is not None:
+        attrs |= {
+            "pytams_metadata": main.metadata_json,
+            "pytams_model": main.model,
+            "pytams_seed": main.seed,
+        }
+    ds.setncatts(attrs)
+    writes = _define_iterations(ds, main.iterations)
+    if main.ensemble:
+        ds.createDimension("slot", len(main.ensemble))
+        var = ds.createVariable("ensemble_generation", "i8", ("slot",), fill_value=False)
+        var.long_name = "generation of the trajectory occupying each slot of the ensemble"
+        writes.append((var, np.asarray([k.generation for k in main.ensemble], dtype=np.int64)))
+        if [k.slot for k in main.ensemble] != list(range(len(main.ensemble))):
+            var = ds.createVariable("ensemble_slot", "i8", ("slot",), fill_value=False)
+            var.long_name = "slot of each member of the ensemble"
+            writes.append((var, np.asarray([k.slot for k in main.ensemble], dtype=np.int64)))
+    writes.append(_define_end(ds))
+    write_data(writes)
+
+
+def _define_end(ds: Any) -> tuple[Any, Any]:
+    """The end-of-file sentinel: the last variable, so the last bytes of a CDF-5 file."""
+    end = ds.createVariable("pytams_end", "i8", (), fill_value=False)
+    end.long_name = "end-of-file sentinel (a truncated file lacks it)"
+    return end, np.int64(_SENTINEL)
+
+
+def _check_end(ds: Any) -> None:
+    """Raise ValueError when a CDF-5 file lacks its sentinel (HDF5 detects truncation itself)."""
+    if ds.data_model == "NETCDF4" and "pytams_end" not in ds.variables:
+        return
+    if "pytams_end" not in ds.variables or int(ds["pytams_end"][...]) != _SENTINEL:
+        msg = "its end is missing (the file is truncated)"
+        raise ValueError(msg)
+
+
 # ---------------------------------------------------------------------- trajectories
 def _size(trajectory: Trajectory) -> int:
     """Approximate memory of a trajectory's columns, in bytes."""
@@ -441,39 +499,51 @@ def _size(trajectory: Trajectory) -> int:
     return size
 
 
+def _holds_text(trajectory: Trajectory) -> bool:
+    return holds_text(trajectory.states) or holds_text(trajectory.noises)
+
+
 def _fill_trajectory(ds: Any, trajectory: Trajectory, roots: PathRoots) -> None:
     n = len(trajectory)
-    ds.Conventions = "CF-1.10"
-    ds.title = f"pytams trajectory {trajectory.key}"
-    ds.pytams_format = "pytams-trajectory"
-    ds.pytams_format_version = np.int32(FORMAT_VERSION)
-    ds.pytams_key = str(trajectory.key)
-    ds.pytams_parent = "" if trajectory.parent is None else str(trajectory.parent)
-    ds.pytams_branch_index = np.int64(
-        -1 if trajectory.branch_index is None else trajectory.branch_index
+    ds.setncatts(
+        {
+            "Conventions": "CF-1.10",
+            "title": f"pytams trajectory {trajectory.key}",
+            "pytams_format": "pytams-trajectory",
+            "pytams_format_version": np.int32(FORMAT_VERSION),
+            "pytams_key": str(trajectory.key),
+            "pytams_parent": "" if trajectory.parent is None else str(trajectory.parent),
+            "pytams_branch_index": np.int64(
+                -1 if trajectory.branch_index is None else trajectory.branch_index
+            ),
+            "pytams_converged": np.int8(trajectory.converged),
+            "pytams_model_steps": np.int64(trajectory.model_steps),
+        }
     )
-    ds.pytams_converged = np.int8(trajectory.converged)
-    ds.pytams_model_steps = np.int64(trajectory.model_steps)
     ds.createDimension("time", n)
     times = ds.createVariable("time", "f8", ("time",), fill_value=False)
-    times.standard_name = "time"
-    times.long_name = "model time of each snapshot"
-    times.units = "1"
-    times.axis = "T"
-    times[:] = np.asarray(trajectory.times, dtype=np.float64)
+    times.setncatts(
+        {"standard_name": "time", "long_name": "model time of each snapshot", "units": "1",
+         "axis": "T"}
+    )  # fmt: skip
     scores = ds.createVariable("score", "f8", ("time",), fill_value=False)
-    scores.long_name = "score function xi(t, x) at each snapshot"
-    scores.units = "1"
-    scores[:] = np.asarray(trajectory.scores, dtype=np.float64)
-    write_column(ds, "noise", trajectory.noises, None)
-    write_column(ds, "state", trajectory.states, roots)
-    if "noise" in ds.variables:
-        ds.variables["noise"].long_name = "noise of the step that led to each snapshot"
-    if "state" in ds.variables:
-        ds.variables["state"].long_name = "model state at the snapshots where it is stored"
+    scores.setncatts({"long_name": "score function xi(t, x) at each snapshot", "units": "1"})
+    writes: Writes = [
+        (times, np.asarray(trajectory.times, dtype=np.float64)),
+        (scores, np.asarray(trajectory.scores, dtype=np.float64)),
+    ]
+    writes += define_column(
+        ds, "noise", trajectory.noises, None, "noise of the step that led to each snapshot"
+    )
+    writes += define_column(
+        ds, "state", trajectory.states, roots, "model state at the snapshots where it is stored"
+    )
+    writes.append(_define_end(ds))
+    write_data(writes)
 
 
 def _read_trajectory(ds: Any, roots: PathRoots) -> Trajectory:
+    _check_end(ds)
     n = len(ds.dimensions["time"])
     times = ds.variables["time"][:]
     scores = ds.variables["score"][:]
@@ -499,40 +569,125 @@ def _read_trajectory(ds: Any, roots: PathRoots) -> Trajectory:
 _KEY_COLUMNS = ("killed_slot", "killed_generation", "parent_slot", "parent_generation")
 
 
-def _fill_iterations(ds: Any, records: Sequence[IterationRecord]) -> None:
+@dataclass(frozen=True)
+class IterationColumns:
+    """The iteration table as columns (read-only views), one row per iteration."""
+
+    index: np.ndarray
+    level: np.ndarray
+    weight: np.ndarray
+    killed_count: np.ndarray
+    kills: np.ndarray  # one row per kill: _KEY_COLUMNS
+
+
+class _Growing:
+    """A numpy array grown in place: appending rows costs O(1) amortized."""
+
+    def __init__(self, dtype: Any, width: int | None = None) -> None:
+        self._shape = () if width is None else (width,)
+        self._data = np.empty((16, *self._shape), dtype=dtype)
+        self.size = 0
+
+    def extend(self, rows: Any) -> None:
+        rows = np.asarray(rows, dtype=self._data.dtype).reshape(-1, *self._shape)
+        end = self.size + len(rows)
+        if end > len(self._data):
+            grown = np.empty((max(end, 2 * len(self._data)), *self._shape), self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : end] = rows
+        self.size = end
+
+    def view(self) -> np.ndarray:
+        """The rows so far (later appends never change them)."""
+        view = self._data[: self.size]
+        view.flags.writeable = False
+        return view
+
+
+class IterationTable:
+    """The iteration records, and the same as columns kept up to date as records are appended.
+
+    ``tams.nc`` is rewritten at every iteration: the columns make that cost a copy of
+    arrays instead of a pass over every record in Python.
+    """
+
+    def __init__(self, records: Sequence[IterationRecord] = ()) -> None:
+        self.records: list[IterationRecord] = []
+        self._columns = {
+            "index": _Growing(np.int64),
+            "level": _Growing(np.float64),
+            "weight": _Growing(np.float64),
+            "killed_count": _Growing(np.int64),
+            "kills": _Growing(np.int64, len(_KEY_COLUMNS)),
+        }
+        for record in records:
+            self.append(record)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def append(self, record: IterationRecord) -> None:
+        """Add a row."""
+        self.records.append(record)
+        columns = self._columns
+        columns["index"].extend(record.index)
+        columns["level"].extend(record.level)
+        columns["weight"].extend(record.weight)
+        columns["killed_count"].extend(len(record.killed))
+        columns["kills"].extend(
+            [
+                (killed.slot, killed.generation, parent.slot, parent.generation)
+                for killed, parent in zip(record.killed, record.parents, strict=True)
+            ]
+        )
+
+    def pop(self) -> None:
+        """Remove the last row (a write of it failed)."""
+        record = self.records.pop()
+        for name, column in self._columns.items():
+            column.size -= len(record.killed) if name == "kills" else 1
+
+    def frozen(self) -> IterationColumns:
+        """The columns as they are now."""
+        return IterationColumns(**{name: c.view() for name, c in self._columns.items()})
+
+
+def _define_iterations(ds: Any, table: IterationColumns) -> Writes:
     """The iteration table: one row per iteration, kills as a CF contiguous ragged array."""
-    if not records:
-        return
-    ds.createDimension("iteration", len(records))
-    if [r.index for r in records] != list(range(len(records))):
+    size = len(table.index)
+    if not size:
+        return []
+    writes: Writes = []
+    ds.createDimension("iteration", size)
+    if not np.array_equal(table.index, np.arange(size)):
         var = ds.createVariable("iteration", "i8", ("iteration",), fill_value=False)
         var.long_name = "iteration number j"
-        var[:] = np.asarray([r.index for r in records], dtype=np.int64)
-    columns: list[tuple[str, str, Any, dict[str, str]]] = [
-        ("level", "f8", [r.level for r in records],
+        writes.append((var, table.index))
+    columns: list[tuple[str, str, np.ndarray, dict[str, str]]] = [
+        ("level", "f8", table.level,
          {"long_name": "level z_j: the k-th smallest maximum score", "units": "1"}),
-        ("weight", "f8", [r.weight for r in records],
+        ("weight", "f8", table.weight,
          {"long_name": "weight W_{j+1} = W_j (1 - l_j / N) after the iteration", "units": "1"}),
-        ("killed_count", "i8", [len(r.killed) for r in records],
+        ("killed_count", "i8", table.killed_count,
          {"long_name": "number of trajectories killed l_j", "sample_dimension": "kill"}),
     ]  # fmt: skip
     for name, dtype, values, attrs in columns:
         var = ds.createVariable(name, dtype, ("iteration",), fill_value=False)
         var.setncatts(attrs)
-        var[:] = np.asarray(values, dtype=dtype)
-    rows = [
-        (killed.slot, killed.generation, parent.slot, parent.generation)
-        for r in records
-        for killed, parent in zip(r.killed, r.parents, strict=True)
-    ]
-    if not rows:
-        return
-    ds.createDimension("kill", len(rows))
-    ds.createDimension("key_column", len(_KEY_COLUMNS))
-    var = ds.createVariable("kills", "i8", ("kill", "key_column"), fill_value=False)
-    var.long_name = "killed trajectories and the parents of their clones, by iteration"
-    var.columns = " ".join(_KEY_COLUMNS)
-    var[:] = np.asarray(rows, dtype=np.int64)
+        writes.append((var, values))
+    if len(table.kills):
+        ds.createDimension("kill", len(table.kills))
+        ds.createDimension("key_column", len(_KEY_COLUMNS))
+        var = ds.createVariable("kills", "i8", ("kill", "key_column"), fill_value=False)
+        var.setncatts(
+            {
+                "long_name": "killed trajectories and the parents of their clones, by iteration",
+                "columns": " ".join(_KEY_COLUMNS),
+            }
+        )
+        writes.append((var, table.kills))
+    return writes
 
 
 def _read_iterations(ds: Any) -> list[IterationRecord]:
