@@ -56,11 +56,14 @@ def test_a_truncated_main_file(
     assert str(database / "tams.nc") in resume_fails(database, capsys, "--overwrite")
 
 
-def test_a_truncated_trajectory_file(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("keep", [0.6, 8], ids=["part", "last-bytes"])
+def test_a_truncated_trajectory_file(
+    database: Path, keep: float | int, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = open_database(database)
     assert db.ensemble is not None
     victim = NetCDFStore(database).trajectory_file(db.ensemble[3].key)
-    truncate(victim, 0.6)
+    truncate(victim, keep)
     with pytest.raises(DatabaseCorruptError, match="damaged") as info:
         open_database(database)
     assert str(victim) in str(info.value)

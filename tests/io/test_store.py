@@ -159,6 +159,67 @@ def test_a_database_is_a_directory_of_netcdf_files(tmp_path: Path) -> None:
         assert int(ds.pytams_format_version) == 1
 
 
+def test_numeric_trajectories_are_cdf5_files_and_text_ones_netcdf4(tmp_path: Path) -> None:
+    import netCDF4
+
+    store = NetCDFStore(tmp_path / "run.tams")
+    store.write_metadata({"seed": 1})
+    store.write_trajectory(trajectory(K(1), states=[np.zeros((2, 3))] * 4))
+    store.write_trajectory(trajectory(K(2), states=[None, "a.dat", None, "b.dat"]))
+    store.flush()
+    models = {}
+    for key in (K(1), K(2)):
+        with netCDF4.Dataset(store.trajectory_file(key)) as ds:
+            models[key] = ds.data_model
+            assert int(ds["pytams_end"][...]) > 0  # the sentinel closes both kinds
+    assert models == {K(1): "NETCDF3_64BIT_DATA", K(2): "NETCDF4"}
+    with netCDF4.Dataset(tmp_path / "run.tams" / "tams.nc") as ds:
+        assert ds.data_model == "NETCDF3_64BIT_DATA"
+
+
+def test_netcdf4_trajectory_files_without_a_sentinel_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files of pytams-io 0.1 (format version 1, netCDF-4, no sentinel) stay readable."""
+    from pytams.io import store as store_module
+
+    def no_sentinel(ds: Any) -> tuple[Any, Any]:
+        return ds.createVariable("unrelated", "i1", ()), np.int8(0)
+
+    monkeypatch.setattr(store_module, "FAST_FORMAT", "NETCDF4")
+    monkeypatch.setattr(store_module, "_define_end", no_sentinel)
+    written = trajectory(K(3), states=[np.arange(3.0)] * 4)
+    store = NetCDFStore(tmp_path / "run.tams")
+    store.write_trajectory(written)
+    monkeypatch.undo()
+    assert reopen(store).read_trajectory(K(3)) == written
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.booleans()), max_size=40))
+def test_the_iteration_columns_follow_the_records(rows: list[tuple[int, bool]]) -> None:
+    from pytams.io.store import IterationTable
+
+    table = IterationTable()
+    for j, (kills, failed) in enumerate(rows):
+        table.append(record(j, [K(i, j) for i in range(kills)], [K(9, i) for i in range(kills)]))
+        if failed:  # a write that failed takes its row back
+            table.pop()
+            table.append(record(j, [K(7, j)], [K(8, j)]))
+    columns = table.frozen()
+    records = table.records
+    assert columns.index.tolist() == [r.index for r in records]
+    assert columns.level.tolist() == [r.level for r in records]
+    assert columns.weight.tolist() == [r.weight for r in records]
+    assert columns.killed_count.tolist() == [len(r.killed) for r in records]
+    assert columns.kills.tolist() == [
+        [k.slot, k.generation, p.slot, p.generation]
+        for r in records
+        for k, p in zip(r.killed, r.parents, strict=True)
+    ]
+    assert IterationTable(records).frozen().kills.tolist() == columns.kills.tolist()
+
+
 def test_sparse_states_take_only_their_room(tmp_path: Path) -> None:
     store = NetCDFStore(tmp_path / "run.tams")
     states = [np.arange(1000.0) + i if i % 10 == 0 else None for i in range(101)]

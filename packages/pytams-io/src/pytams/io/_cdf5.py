@@ -19,6 +19,7 @@ variable in definition order, each padded to 4 bytes. Every count, length and of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ class Variable:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return math.prod(self.shape) * self.dtype.itemsize
 
 
 class Dataset:
@@ -193,12 +194,12 @@ class Dataset:
             raise ValueError(msg)
         dim_ids = {name: i for i, name in enumerate(self.dimensions)}
         sizes = [var.nbytes + _pad(var.nbytes) for var in self.variables.values()]
-        header = self._header(dim_ids, [0] * len(sizes), sizes)
-        begins, offset = [], len(header)
-        for size in sizes:
-            begins.append(offset)
+        header, begin_slots = self._header(dim_ids, sizes)
+        offset = sum(len(part) for part in header.parts)
+        for slot, size in zip(begin_slots, sizes, strict=True):
+            header.parts[slot] = offset.to_bytes(8, "big")
             offset += size
-        out: list[bytes | memoryview] = [self._header(dim_ids, begins, sizes)]
+        out: list[bytes | memoryview] = [header.to_bytes()]
         for var in self.variables.values():
             data = var.data
             assert data is not None
@@ -209,9 +210,11 @@ class Dataset:
         return out
 
     def _header(
-        self, dim_ids: Mapping[str, int], begins: Sequence[int], sizes: Sequence[int]
-    ) -> bytes:
+        self, dim_ids: Mapping[str, int], sizes: Sequence[int]
+    ) -> tuple[_Header, list[int]]:
+        """The header, and the positions in its parts of the data offsets (left at 0)."""
         h = _Header()
+        begin_slots: list[int] = []
         h.parts.append(_MAGIC)
         h.i64(0)  # records: there is no unlimited dimension
         if self.dimensions:
@@ -227,7 +230,7 @@ class Dataset:
         if self.variables:
             h.i32(_VARIABLE)
             h.i64(len(self.variables))
-            for (name, var), begin, size in zip(self.variables.items(), begins, sizes, strict=True):
+            for (name, var), size in zip(self.variables.items(), sizes, strict=True):
                 h.name(name)
                 h.i64(len(var.dimensions))
                 for dim in var.dimensions:
@@ -235,11 +238,12 @@ class Dataset:
                 h.attributes(var.attrs)
                 h.i32(_code(var.dtype))
                 h.i64(size)
-                h.i64(begin)
+                begin_slots.append(len(h.parts))
+                h.i64(0)
         else:
             h.i32(0)
             h.i64(0)
-        return h.to_bytes()
+        return h, begin_slots
 
     def write(self, path: Path) -> None:
         """Write the file to ``path`` (which must not exist)."""
