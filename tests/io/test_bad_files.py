@@ -15,7 +15,12 @@ from tests.io.ou import HERE, ou_config
 
 
 def snapshot(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    """Every file of the database but the lock (which names the last writer process)."""
+    return {
+        str(p.relative_to(path)): p.read_bytes()
+        for p in path.rglob("*")
+        if p.is_file() and p.name != ".pytams.lock"
+    }
 
 
 @pytest.fixture

@@ -145,7 +145,7 @@ def test_a_database_is_a_directory_of_netcdf_files(tmp_path: Path) -> None:
     store.write_trajectory(trajectory(K(5, 2), parent=K(1, 1), branch_index=1))
     store.flush()
     names = sorted(p.name for p in (tmp_path / "run.tams").rglob("*"))
-    assert names == ["000005-00002.nc", "tams.nc", "trajectories"]
+    assert names == [".pytams.lock", "000005-00002.nc", "tams.nc", "trajectories"]
     with netCDF4.Dataset(tmp_path / "run.tams" / "trajectories" / "000005-00002.nc") as ds:
         assert ds.Conventions.startswith("CF-")
         assert ds["time"].units == "1"
@@ -384,6 +384,7 @@ def test_a_failed_write_is_reported_and_no_later_write_lands(
     with pytest.raises(StorageError, match="No space left"):
         store.write_trajectory(trajectory(K(2)))
     assert sorted(p.name for p in (tmp_path / "run.tams").rglob("*")) == [
+        ".pytams.lock",
         "tams.nc",
         "trajectories",
     ]  # nothing after the failed write, no temporary file
@@ -412,3 +413,39 @@ def test_temporary_files_of_killed_writers_are_removed_by_the_next_writer(tmp_pa
     assert not any(path.exists() for path in stale)
     assert alive.exists()  # a running process's file is left alone
     assert NetCDFStore(tmp_path / "run.tams").trajectory_keys() == [K(0)]
+
+
+HOLDER = """
+import sys, time
+from pytams.io import NetCDFStore
+store = NetCDFStore(sys.argv[1])
+store.write_metadata({"seed": 1})
+store.flush()
+print("writing", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_process_cannot_write_a_database_being_written(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "run.tams"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "writing"
+        with pytest.raises(StorageError, match=rf"being written by another run \(pid {holder.pid}"):
+            NetCDFStore(path)
+        assert NetCDFStore(path, read_only=True).read_metadata() == {"seed": 1}  # reading is fine
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the lock died with its process: no stale lock to clear by hand
+    store = NetCDFStore(path)
+    store.append_iteration(record(0, [], []))
+    assert reopen(store).read_iterations() == [record(0, [], [])]
+    assert sorted(p.name for p in path.iterdir()) == [".pytams.lock", "tams.nc"]

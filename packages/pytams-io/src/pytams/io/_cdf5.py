@@ -135,7 +135,9 @@ class Variable:
         if index is not Ellipsis and index != slice(None):
             msg = "a variable of a CDF-5 file being built is written whole: var[...] = values"
             raise UnsupportedError(msg)
-        data = np.asarray(values, dtype=self.dtype)
+        data = np.asarray(values)
+        if data.dtype != self.dtype and data.dtype != self.dtype.newbyteorder(">"):
+            data = data.astype(self.dtype)
         if data.shape != self.shape:
             msg = f"variable {self.name}: values of shape {data.shape}, expected {self.shape}"
             raise ValueError(msg)
@@ -150,6 +152,7 @@ class Dataset:
     """A CDF-5 netCDF file built in memory (the subset of ``netCDF4.Dataset`` pytams uses)."""
 
     data_model = DATA_MODEL
+    byte_order = ">"  # what the file stores: data given in this order is not copied again
 
     def __init__(self) -> None:
         self.dimensions: dict[str, int] = {}

@@ -145,12 +145,14 @@ def define_column(
     ds.setncattr(f"pytams_{name}", kind)
     if kind in ("ndarray", "scalar"):
         first = values[0]
-        stored = np.stack(values) if kind == "ndarray" else np.asarray(values, dtype=first.dtype)
         original = first.dtype
-        if original.kind == "b":
-            stored = stored.view(np.uint8)
-        elif not original.isnative:
-            stored = stored.astype(original.newbyteorder("="))
+        # bool as bytes, in the byte order of the file (big-endian CDF-5): one copy of the data
+        order = getattr(ds, "byte_order", "=")
+        target = np.dtype(np.uint8) if original.kind == "b" else original.newbyteorder(order)
+        if kind == "ndarray":
+            stored = np.stack(values, dtype=target)
+        else:
+            stored = np.asarray(values, dtype=target)
         shape = first.shape if kind == "ndarray" else ()
         dims = (sample, *[f"{name}_dim_{axis}" for axis in range(len(shape))])
         for dim, size in zip(dims[1:], shape, strict=True):

@@ -6,11 +6,18 @@ import atexit
 import contextlib
 import os
 import queue
+import socket
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: databases are not locked there
+    fcntl = None  # type: ignore[assignment]
 
 from pytams.core.errors import DatabaseCorruptError, StorageError
 from pytams.io import _cdf5 as cdf5
@@ -211,6 +218,67 @@ def writer_for(directory: Path) -> Writer:
                 _WRITERS[key].drain()
             _WRITERS[key] = Writer()
         return _WRITERS[key]
+
+
+LOCK_FILE = ".pytams.lock"
+_LOCKS: dict[str, int | None] = {}
+
+
+def lock_database(directory: Path) -> None:
+    """Hold the writer lock of a database directory for the rest of this process.
+
+    An advisory lock (``flock``) on ``directory/.pytams.lock``: the kernel drops it when the
+    process ends, however it ends, so a crash never leaves a stale lock behind. Where the
+    file system has no locks, a warning says so and the run goes on unprotected.
+
+    Raises:
+        StorageError: When another process holds the lock (naming it).
+    """
+    key = os.path.realpath(directory)
+    with _WRITERS_LOCK:
+        if key in _LOCKS:
+            if _still_locked(directory, _LOCKS[key]):
+                return
+            held = _LOCKS.pop(key)
+            if held is not None:
+                os.close(held)  # the directory was deleted and made again: lock the new one
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is None:
+                raise OSError("fcntl.flock is not available on this platform")
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            msg = (
+                f"{directory} is being written by another run ({holder}); two runs writing "
+                "one database would corrupt it: wait for that run to end or stop it (its lock "
+                "goes with its process), or choose another [database] path"
+            )
+            raise StorageError(msg) from None
+        except OSError as exc:
+            os.close(fd)
+            warnings.warn(
+                f"{directory}: cannot lock the database ({exc}); nothing stops a second run "
+                "from writing it at the same time",
+                stacklevel=3,
+            )
+            _LOCKS[key] = None
+            return
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on host {socket.gethostname()}".encode(), 0)
+        _LOCKS[key] = fd
+
+
+def _still_locked(directory: Path, fd: int | None) -> bool:
+    """Whether the lock this process holds is on the lock file now in ``directory``."""
+    if fd is None:
+        return True
+    try:
+        held, present = os.fstat(fd), (directory / LOCK_FILE).stat()
+    except OSError:
+        return False
+    return held.st_nlink > 0 and (held.st_dev, held.st_ino) == (present.st_dev, present.st_ino)
 
 
 def flush_all() -> None:

@@ -44,7 +44,15 @@ from pytams.io._columns import (
     read_column,
     write_data,
 )
-from pytams.io._files import is_stale_temp, is_temp, open_for_reading, sync_dir, writer_for
+from pytams.io._files import (
+    LOCK_FILE,
+    is_stale_temp,
+    is_temp,
+    lock_database,
+    open_for_reading,
+    sync_dir,
+    writer_for,
+)
 
 #: Version of the on-disk layout this package reads and writes.
 FORMAT_VERSION = 1
@@ -109,7 +117,8 @@ class NetCDFStore:
             self._load()
             if self._clearing and not read_only:
                 self._finish_clear()
-        if not read_only:
+        if not read_only and self.path.is_dir():
+            lock_database(self.path)  # before anything is deleted
             self._remove_stale_temporaries()
 
     def __repr__(self) -> str:
@@ -275,9 +284,14 @@ class NetCDFStore:
 
     # ------------------------------------------------------------------ internals
     def _writable(self) -> None:
+        """Refuse writes to a read-only store; hold the database's writer lock."""
         if self.read_only:
             msg = f"{self.path}: the database was opened read-only; open it with NetCDFStore"
             raise StorageError(msg)
+        if not self.path.is_dir():
+            self.path.mkdir(parents=True, exist_ok=True)
+            sync_dir(self.path.parent)
+        lock_database(self.path)
 
     def _fix_for(self, key: TrajectoryKey) -> str:
         listed = self._ensemble is not None and key in self._ensemble
@@ -300,7 +314,9 @@ class NetCDFStore:
         foreign = [
             p.name
             for p in self.path.iterdir()
-            if not (p.name == TRAJECTORY_DIR and p.is_dir()) and not is_temp(p)
+            if not (p.name == TRAJECTORY_DIR and p.is_dir())
+            and not is_temp(p)
+            and p.name != LOCK_FILE
         ]
         if not self.read_only and self.trajectory_dir.is_dir() and self.trajectory_keys():
             msg = (
