@@ -19,6 +19,7 @@ variable in definition order, each padded to 4 bytes. Every count, length and of
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -63,6 +64,13 @@ def _pad(size: int) -> int:
     return -size % 4
 
 
+@functools.lru_cache(maxsize=1024)
+def _encoded_name(text: str) -> bytes:
+    """A name as the header stores it: length, UTF-8 bytes, padding (names repeat: cached)."""
+    raw = text.encode("utf-8")
+    return len(raw).to_bytes(8, "big") + raw + b"\0" * _pad(len(raw))
+
+
 class _Header:
     """Accumulates the big-endian header fields."""
 
@@ -76,9 +84,7 @@ class _Header:
         self.parts.append(int(value).to_bytes(8, "big", signed=True))
 
     def name(self, text: str) -> None:
-        raw = text.encode("utf-8")
-        self.i64(len(raw))
-        self.parts.append(raw + b"\0" * _pad(len(raw)))
+        self.parts.append(_encoded_name(text))
 
     def attributes(self, attrs: Mapping[str, Any]) -> None:
         if not attrs:

@@ -109,6 +109,8 @@ class NetCDFStore:
         self._clearing = False
         # trajectories written by this store (their files may still be committing)
         self._written: set[TrajectoryKey] = set()
+        self._locked = False  # this store holds the writer lock and its directory exists
+        self._trajectory_dir_made = False
         self._recent: OrderedDict[TrajectoryKey, tuple[Trajectory, int]] = OrderedDict()
         self._writer = writer_for(self.path)
         self._writer.flush()
@@ -144,9 +146,10 @@ class NetCDFStore:
     def write_trajectory(self, trajectory: Trajectory) -> None:
         """See `pytams.core.Store`."""
         self._writable()
-        if not self.trajectory_dir.is_dir():
+        if not self._trajectory_dir_made:
             self.trajectory_dir.mkdir(parents=True, exist_ok=True)
             sync_dir(self.path)
+            self._trajectory_dir_made = True
         self._writer.write(
             self.trajectory_file(trajectory.key),
             lambda ds: _fill_trajectory(ds, trajectory, self._roots),
@@ -288,10 +291,13 @@ class NetCDFStore:
         if self.read_only:
             msg = f"{self.path}: the database was opened read-only; open it with NetCDFStore"
             raise StorageError(msg)
+        if self._locked:
+            return
         if not self.path.is_dir():
             self.path.mkdir(parents=True, exist_ok=True)
             sync_dir(self.path.parent)
         lock_database(self.path)
+        self._locked = True
 
     def _fix_for(self, key: TrajectoryKey) -> str:
         listed = self._ensemble is not None and key in self._ensemble
