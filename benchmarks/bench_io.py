@@ -162,7 +162,7 @@ def compare(name: str, model: type[Any], config: dict[str, Any], repeats: int) -
     }
 
 
-def report(row: dict[str, Any], targets: bool) -> list[str]:
+def report(row: dict[str, Any], targets: bool) -> None:
     print(f"\n{row['name']}  ({row['iterations']} iterations, {row['files']} files)")
     per_file = 1e3 * (row["disk"] - row["memory"]) / row["files"]
     print(
@@ -190,7 +190,6 @@ def report(row: dict[str, Any], targets: bool) -> list[str]:
             f"  targets (disk <= {DISK_TARGET}x, overhead <= {100 * OVERHEAD_TARGET:.0f}%): "
             f"{verdict}"
         )
-    return missed
 
 
 def main() -> None:

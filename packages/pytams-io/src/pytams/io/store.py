@@ -370,21 +370,7 @@ class NetCDFStore:
 
     def _write_main(self) -> None:
         self._writer.defer(None)  # this write supersedes a deferred one
-        if not self.path.is_dir():
-            self.path.mkdir(parents=True, exist_ok=True)
-            sync_dir(self.path.parent)
-        metadata = self.read_metadata() or {}
-        main = _MainContent(
-            clearing=self._clearing,
-            created=self._created or _now(),
-            versions=json.dumps(self._versions, sort_keys=True),
-            metadata_json=self._metadata_json,
-            model=str(metadata.get("model")),
-            seed=str(metadata.get("seed")),
-            iterations=self._iterations.frozen(),
-            ensemble=None if self._ensemble is None else tuple(self._ensemble),
-        )
-        self._writer.write(self.main_file, lambda ds: _fill_main(ds, main), MAIN_FORMAT)
+        self._writer.write(self.main_file, self._fill_main, MAIN_FORMAT)
 
     def _remember(self, trajectory: Trajectory) -> None:
         """Keep a trajectory in memory (TAMS reads back what it just wrote), within budget."""
@@ -397,6 +383,43 @@ class NetCDFStore:
         while self._cached_bytes > self.cache_bytes and self._recent:
             _, (_, dropped) = self._recent.popitem(last=False)
             self._cached_bytes -= dropped
+
+    def _fill_main(self, ds: Any) -> None:
+        if ds.data_model != "NETCDF4":
+            ds.set_fill_off()  # every variable is written whole
+        attrs: dict[str, Any] = {
+            "Conventions": "CF-1.10",
+            "title": "pytams database: run metadata, iteration table and ensemble",
+            "institution": "pytams",
+            "source": f"pytams-io {_versions().get('pytams-io', 'unknown')}",
+            "history": f"{_now()} written by pytams-io",
+            "pytams_format": "pytams-database",
+            "pytams_format_version": np.int32(FORMAT_VERSION),
+            "pytams_clearing": np.int8(self._clearing),
+            "pytams_created": self._created or _now(),
+            "pytams_versions": json.dumps(self._versions, sort_keys=True),
+            "pytams_ensemble_committed": np.int8(self._ensemble is not None),
+        }
+        if self._metadata_json is not None:
+            metadata = self.read_metadata() or {}
+            attrs |= {
+                "pytams_metadata": self._metadata_json,
+                "pytams_model": str(metadata.get("model")),
+                "pytams_seed": str(metadata.get("seed")),
+            }
+        ds.setncatts(attrs)
+        writes = _define_iterations(ds, self._iterations.frozen())
+        if self._ensemble:
+            ds.createDimension("slot", len(self._ensemble))
+            var = ds.createVariable("ensemble_generation", "i8", ("slot",), fill_value=False)
+            var.long_name = "generation of the trajectory occupying each slot of the ensemble"
+            writes.append((var, np.asarray([k.generation for k in self._ensemble], dtype=np.int64)))
+            if [k.slot for k in self._ensemble] != list(range(len(self._ensemble))):
+                var = ds.createVariable("ensemble_slot", "i8", ("slot",), fill_value=False)
+                var.long_name = "slot of each member of the ensemble"
+                writes.append((var, np.asarray([k.slot for k in self._ensemble], dtype=np.int64)))
+        writes.append(_define_end(ds))
+        write_data(writes)
 
     def _load(self) -> None:
         fix = (
@@ -441,57 +464,6 @@ class NetCDFStore:
                 ]
             else:
                 self._ensemble = None
-
-
-@dataclass(frozen=True)
-class _MainContent:
-    """What ``tams.nc`` holds at one moment (written later, by the writer thread)."""
-
-    clearing: bool
-    created: str
-    versions: str
-    metadata_json: str | None
-    model: str
-    seed: str
-    iterations: IterationColumns
-    ensemble: tuple[TrajectoryKey, ...] | None
-
-
-def _fill_main(ds: Any, main: _MainContent) -> None:
-    if ds.data_model != "NETCDF4":
-        ds.set_fill_off()  # every variable is written whole
-    attrs: dict[str, Any] = {
-        "Conventions": "CF-1.10",
-        "title": "pytams database: run metadata, iteration table and ensemble",
-        "institution": "pytams",
-        "source": f"pytams-io {_versions().get('pytams-io', 'unknown')}",
-        "history": f"{_now()} written by pytams-io",
-        "pytams_format": "pytams-database",
-        "pytams_format_version": np.int32(FORMAT_VERSION),
-        "pytams_clearing": np.int8(main.clearing),
-        "pytams_created": main.created,
-        "pytams_versions": main.versions,
-        "pytams_ensemble_committed": np.int8(main.ensemble is not None),
-    }
-    if main.metadata_json is not None:
-        attrs |= {
-            "pytams_metadata": main.metadata_json,
-            "pytams_model": main.model,
-            "pytams_seed": main.seed,
-        }
-    ds.setncatts(attrs)
-    writes = _define_iterations(ds, main.iterations)
-    if main.ensemble:
-        ds.createDimension("slot", len(main.ensemble))
-        var = ds.createVariable("ensemble_generation", "i8", ("slot",), fill_value=False)
-        var.long_name = "generation of the trajectory occupying each slot of the ensemble"
-        writes.append((var, np.asarray([k.generation for k in main.ensemble], dtype=np.int64)))
-        if [k.slot for k in main.ensemble] != list(range(len(main.ensemble))):
-            var = ds.createVariable("ensemble_slot", "i8", ("slot",), fill_value=False)
-            var.long_name = "slot of each member of the ensemble"
-            writes.append((var, np.asarray([k.slot for k in main.ensemble], dtype=np.int64)))
-    writes.append(_define_end(ds))
-    write_data(writes)
 
 
 def _define_end(ds: Any) -> tuple[Any, Any]:
@@ -645,9 +617,6 @@ class IterationTable:
         }
         for record in records:
             self.append(record)
-
-    def __len__(self) -> int:
-        return len(self.records)
 
     def append(self, record: IterationRecord) -> None:
         """Add a row."""
