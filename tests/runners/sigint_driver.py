@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,27 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from tests.runners.models import MODELS_FILE, tables  # noqa: E402
+
+
+def start(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start this driver (``command``) in its own process group; return at iteration 2.
+
+    The test then sends the group a signal as a terminal's Ctrl-C would.
+    """
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("iteration 2"):
+            return process
+    msg = f"the driver ended before iteration 2 (exit {process.wait()})"
+    raise AssertionError(msg)
 
 
 def report(progress: Progress) -> None:

@@ -18,6 +18,8 @@ pytest.importorskip(
     "pytams.io", reason="an on-disk store (pytams-io) carries the run across processes"
 )
 
+from tests.runners.sigint_driver import start
+
 DRIVER = Path(__file__).with_name("sigint_driver.py")
 
 
@@ -35,19 +37,7 @@ def test_ctrl_c_ends_the_workers_and_the_run_resumes(
 ) -> None:
     db, out = tmp_path / "run.tams", tmp_path / "result.json"
     command = [sys.executable, str(DRIVER), kind, str(workers), str(db), str(out)]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("iteration 2"):
-            break
-    else:  # pragma: no cover - the driver ended early
-        pytest.fail(f"the driver ended before iteration 2 (exit {process.wait()})")
+    process = start(command)
     os.killpg(process.pid, signal.SIGINT)
     assert process.wait(timeout=60) != 0
     deadline = time.monotonic() + 30

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from tests.runners.models import MODELS_FILE, tables
+from tests.runners.sigint_driver import start
 
 from pytams.core import TAMS, Database, MemoryStore, Progress, load_config
 
@@ -128,20 +129,7 @@ def test_ctrl_c_cancels_the_slurm_jobs_and_the_run_resumes(tmp_path: Path) -> No
     pytest.importorskip("pytams.io", reason="an on-disk store carries the run across processes")
     env = {**os.environ, "PYTAMS_TEST_DASK": json.dumps(dask_table(tmp_path))}
     command = [sys.executable, str(driver), "dask", "2", str(db), str(out)]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("iteration 2"):
-            break
-    else:  # pragma: no cover - the driver ended early
-        pytest.fail(f"the driver ended before iteration 2 (exit {process.wait()})")
+    process = start(command, env)
     ours = {job[0] for job in squeue() if job[1] == "pytams-test-worker"}
     assert ours, "the run's workers are Slurm jobs"
     os.killpg(process.pid, signal.SIGINT)
