@@ -24,16 +24,14 @@ def write_toml(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
+def pytams_command(*arguments: str | Path, kill_at: int = 0, phase: str = "partial") -> list[str]:
+    """The command running ``pytams`` through killable.py (killed at write ``kill_at`` > 0)."""
+    return [sys.executable, str(KILLABLE), str(kill_at), phase, "--", *map(str, arguments)]
+
+
 def pytams(
     *arguments: str | Path, kill_at: int = 0, phase: str = "partial", timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run ``pytams`` in a subprocess (through killable.py), capturing its output."""
-    command = [
-        sys.executable,
-        str(KILLABLE),
-        str(kill_at),
-        phase,
-        "--",
-        *[str(a) for a in arguments],
-    ]
+    command = pytams_command(*arguments, kill_at=kill_at, phase=phase)
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

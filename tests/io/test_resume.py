@@ -10,7 +10,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 from pytams.core import TAMS, MemoryStore
 from pytams.core.cli import main
 from pytams.io import open_database
-from tests.io.conftest import KILLABLE, pytams, write_toml
+from tests.io.conftest import pytams, pytams_command, write_toml
 from tests.io.ou import ou_config
 
 N = 16
@@ -118,16 +117,7 @@ def test_runs_killed_at_random_moments_resume_to_the_same_result(
         root = tmp_path / f"signal-{case}"
         root.mkdir()
         write_toml(root / "input.toml", ou_config(root / "run.tams"))
-        command = [
-            sys.executable,
-            str(KILLABLE),
-            "0",
-            "-",
-            "--",
-            "run",
-            str(root / "input.toml"),
-            "--quiet",
-        ]
+        command = pytams_command("run", root / "input.toml", "--quiet")
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(float(delay))
         process.send_signal(signal.SIGKILL)
@@ -225,17 +215,14 @@ def test_resume_refuses_a_changed_key_and_accepts_a_new_cap(
 
 
 def test_a_database_can_be_read_while_a_run_writes_it(tmp_path: Path) -> None:
-    write_toml(tmp_path / "input.toml", ou_config(tmp_path / "run.tams", ntrajectories=24))
-    command = [
-        sys.executable,
-        str(KILLABLE),
-        "0",
-        "-",
-        "--",
-        "run",
-        str(tmp_path / "input.toml"),
-        "--quiet",
-    ]
+    config = ou_config(tmp_path / "run.tams", ntrajectories=24)
+    config["model"]["barrier"] = 2.2  # about 120 iterations: long enough to watch
+    write_toml(tmp_path / "input.toml", config)
+    command = pytams_command("run", tmp_path / "input.toml", "--quiet")
+    import xarray as xr
+
+    xr.Dataset({"warm_up": ("x", [1.0])})  # xarray's first Dataset takes ~1 s: not in the run
+
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen = set()
     while process.poll() is None:
