@@ -16,7 +16,7 @@ from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from pytams.core.config import FREE_SECTIONS, LEGACY_KEYS, SECTIONS
+from pytams.core.config import FREE_SECTIONS, LEGACY_KEYS, SECTIONS, UNSUPPORTED_KEYS
 
 
 def _kind(kind: Any) -> str:
@@ -105,19 +105,20 @@ def reference_lines() -> list[str]:
         "     - meaning",
     ]
     for (section, key), native in LEGACY_KEYS.items():
-        if native is None:
-            target, meaning = "(none)", "accepted and ignored (no effect here)"
-        else:
-            field = {f.name: f for f in fields(SECTIONS[section])}[native]
-            public = field.metadata.get("public", True)
-            target = f"``[{section}] {native}``" if public else "(pyTAMS only)"
-            meaning = _cell(field.metadata["doc"])
-            if key == "nworker_iter":
-                meaning += (
-                    " In pyTAMS it is also the number of kills per iteration, so it sets "
-                    "``[tams] kills_per_iteration`` when that key is absent."
-                )
+        field = {f.name: f for f in fields(SECTIONS[section])}[native]
+        public = field.metadata.get("public", True)
+        target = f"``[{section}] {native}``" if public else "(pyTAMS only)"
+        meaning = _cell(field.metadata["doc"])
+        if key == "nworker_iter":
+            meaning += (
+                " In pyTAMS it is also the number of kills per iteration, so it sets "
+                "``[tams] kills_per_iteration`` when that key is absent."
+            )
         lines += [f"   * - ``[{section}] {key}``", f"     - {target}", f"     - {meaning}"]
+    for (section, key), (harmless, why) in UNSUPPORTED_KEYS.items():
+        when = "any value" if harmless is None else f"a value other than ``{harmless!r}``"
+        meaning = f"No effect here; {when} is warned about: {_cell(why)}."
+        lines += [f"   * - ``[{section}] {key}``", "     - (none)", f"     - {meaning}"]
     private = [
         (section, f)
         for section, cls in SECTIONS.items()

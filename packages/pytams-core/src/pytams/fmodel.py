@@ -20,8 +20,9 @@ class ForwardModelBaseClass(ABC):
         a_id: An id unique to this model instance (one per trajectory segment), derived from
             the run's seed.
         params: The whole parameter dictionary; ``params["model"]["deterministic"]`` is set
-            from ``[tams] deterministic``.
-        workdir: The working directory of the model.
+            from ``[tams] deterministic`` (which pytams always sets: see `pytams.core.compat`).
+        workdir: The segment's working directory, ``<database>/trajectories/trajSSSSSS_GGGG``
+            (created before the model is built), so ``workdir.parents[1]`` is the database.
     """
 
     @final
@@ -38,21 +39,29 @@ class ForwardModelBaseClass(ABC):
         self._noise: Any = None
         self._workdir = Path.cwd() if workdir is None else Path(workdir)
         self._init_model(a_id, params)
+        self._noise = self.make_noise()  # as pyTAMS 1.0.0: the noise has its type from the start
 
     @final
     def advance(self, dt: float, need_end_state: bool = True) -> float:
         """Advance one step with the current noise; return the step actually taken."""
-        actual_dt = self._advance(self._step, self._time, dt, self.noise, need_end_state)
+        actual_dt = self._advance(self._step, self._time, dt, self._noise, need_end_state)
         self._step += 1
         self._time += actual_dt
-        self._noise = None
         return actual_dt
+
+    @final
+    def get_noise(self) -> Any:
+        """The noise of the next step (pyTAMS 1.0.0 API)."""
+        return self._noise
+
+    @final
+    def set_noise(self, a_noise: Any) -> None:
+        """Set the noise of the next step (pyTAMS 1.0.0 API)."""
+        self._noise = a_noise
 
     @property
     def noise(self) -> Any:
-        """The noise of the next step (drawn with ``make_noise`` when not prescribed)."""
-        if self._noise is None:
-            self._noise = self.make_noise()
+        """The noise of the next step (the later pyTAMS API; same as `get_noise`)."""
         return self._noise
 
     @noise.setter

@@ -13,6 +13,7 @@ from typing import Any
 from pytams.core import __version__
 from pytams.core.config import load_config
 from pytams.core.errors import MissingComponentError, TAMSError
+from pytams.core.logs import configure_logging
 from pytams.core.tams import TAMS, Progress
 from pytams.core.template import model_template
 
@@ -117,11 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.overwrite:
         overrides.append("database.overwrite=true")
     config = load_config(args.config, overrides=overrides, seed=args.seed)
-    logging.basicConfig(
-        level=config.tams.loglevel,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(config)
     bar = None if args.quiet else _ProgressBar(config.tams.ntrajectories)
     try:
         result = TAMS(args.model, config, progress=bar).run()

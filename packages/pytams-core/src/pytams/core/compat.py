@@ -23,11 +23,16 @@ ModelFactory = Callable[[int, Path | None], ForwardModel[Any, Any]]
 class PyTAMSModel(ForwardModel[Any, Any]):
     """Adapter: a `ForwardModel` delegating to a wrapped pyTAMS `ForwardModelBaseClass`.
 
-    The wrapped model draws its own noise (``make_noise`` takes no generator in pyTAMS); the
-    framework stores that noise with every snapshot, so branches still replay exactly.
+    The wrapped model draws its own noise (``make_noise`` takes no generator in pyTAMS), from
+    a generator it seeds with ``m_id`` when ``deterministic`` is set: the adapter always sets
+    it, and ``m_id`` derives from the run's seed, so a run is reproducible from its seed. The
+    framework stores that noise with every snapshot, so branches replay exactly. The model
+    is built in its own working directory (pyTAMS's ``<database>/trajectories/trajSSSSSS_GGGG``)
+    and is asked for its end state (``need_end_state``) only on the steps whose state is kept.
     """
 
     wrapped: type[ForwardModelBaseClass]
+    store_state_every: int = 1
 
     def _setup(self, params: dict[str, Any]) -> None:
         self._inner = self.wrapped(self.model_id, params, self.workdir)
@@ -39,8 +44,8 @@ class PyTAMSModel(ForwardModel[Any, Any]):
             inner.post_trajectory_branching_hook(self.step, self.time)
             self._branched = False
         inner._step, inner._time = self.step, self.time
-        inner.noise = noise
-        return inner.advance(dt, True)
+        inner.set_noise(noise)
+        return inner.advance(dt, (self.step + 1) % self.store_state_every == 0)
 
     def _get_state(self) -> Any:
         return self._inner.get_current_state()
@@ -74,7 +79,11 @@ def is_model_class(obj: object) -> bool:
 
 
 def model_factory(
-    model_class: type[Any], model_params: Mapping[str, Any], full_params: Mapping[str, Any]
+    model_class: type[Any],
+    model_params: Mapping[str, Any],
+    full_params: Mapping[str, Any],
+    *,
+    store_state_every: int = 1,
 ) -> ModelFactory:
     """Return ``build(model_id, workdir)`` making one model instance per trajectory segment.
 
@@ -82,13 +91,18 @@ def model_factory(
         model_class: A `ForwardModel` subclass or a pyTAMS `ForwardModelBaseClass` subclass.
         model_params: The ``[model]`` table, for a `ForwardModel`.
         full_params: Every table of the configuration, for a pyTAMS model (which reads
-            ``params["model"]`` itself); ``[tams] deterministic`` is set there.
+            ``params["model"]`` itself); ``[tams] deterministic`` is set to true there.
+        store_state_every: For a pyTAMS model: the steps whose end state is needed.
     """
     if issubclass(model_class, ForwardModelBaseClass):
         adapter = _adapter_class(model_class)
 
         def build_pytams(model_id: int, workdir: Path | None) -> ForwardModel[Any, Any]:
-            return adapter(copy.deepcopy(dict(full_params)), model_id=model_id, workdir=workdir)
+            params = copy.deepcopy(dict(full_params))
+            params["tams"] = {**params.get("tams", {}), "deterministic": True}
+            model = adapter(params, model_id=model_id, workdir=workdir)
+            model.store_state_every = store_state_every
+            return model
 
         return build_pytams
     if issubclass(model_class, ForwardModel):

@@ -13,12 +13,13 @@ import logging
 import math
 import sys
 import types
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pytams.core.errors import ConfigError
+from pytams.core.errors import ConfigError, TAMSWarning
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -148,8 +149,9 @@ class TamsSettings:
         public=False,
     )
     deterministic: bool = _key(
-        "pyTAMS's flag: handed to pyTAMS models as params['model']['deterministic']; with no "
-        "seed it also fixes the seed to 0.",
+        "pyTAMS's flag: with no seed it fixes the seed to 0. pyTAMS models always get "
+        "params['model']['deterministic'] = true, with an m_id derived from the seed, so every "
+        "run is reproducible from its seed.",
         kind=bool,
         fix="true or false",
         default=False,
@@ -161,6 +163,22 @@ class TamsSettings:
         check=_one_of(LOG_LEVELS),
         fix='e.g. loglevel = "INFO"',
         default="WARNING",
+        public=False,
+    )
+    logfile: str | None = _key(
+        "pyTAMS's log file: the command line (and pytams.tams.TAMS) also write the log there; "
+        "relative to the input file's folder.",
+        kind=str,
+        fix='e.g. logfile = "tams.log"',
+        default=None,
+        public=False,
+    )
+    init_ensemble_only: bool = _key(
+        "pyTAMS's flag: stop after the initial ensemble (max_iterations = 0); run again "
+        "without it to continue from the database.",
+        kind=bool,
+        fix="true or false",
+        default=False,
         public=False,
     )
 
@@ -246,6 +264,13 @@ class DatabaseSettings:
     overwrite: bool = _key(
         "Replace an existing database at path.", kind=bool, fix="true or false", default=False
     )
+    restart: bool = _key(
+        "pyTAMS's flag: move an existing database at path aside (to path_NNNNNN) and start afresh.",
+        kind=bool,
+        fix="true or false",
+        default=False,
+        public=False,
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -256,22 +281,49 @@ SECTIONS: dict[str, type] = {
 }
 FREE_SECTIONS = ("dask", "model")
 
-# original pyTAMS key -> native field (None: accepted and ignored)
-LEGACY_KEYS: dict[tuple[str, str], str | None] = {
+# original pyTAMS key -> the field that gives it its original meaning
+LEGACY_KEYS: dict[tuple[str, str], str] = {
     ("tams", "nsplititer"): "max_kills",
-    ("tams", "diagnostics"): None,
-    ("tams", "pool_only"): None,
-    ("tams", "logfile"): None,
+    ("tams", "deterministic"): "deterministic",
+    ("tams", "loglevel"): "loglevel",
+    ("tams", "logfile"): "logfile",
+    ("tams", "init_ensemble_only"): "init_ensemble_only",
+    ("tams", "pool_only"): "init_ensemble_only",
     ("trajectory", "targetscore"): "target_score",
     ("trajectory", "sparse_freq"): "store_state_every",
-    ("trajectory", "sparse_start"): None,
-    ("trajectory", "chkfile_dump_all"): None,
     ("runner", "nworker_init"): "workers",
     ("runner", "nworker_iter"): "workers",
-    ("database", "restart"): "resume",
-    ("database", "archive_discarded"): None,
-    ("database", "format"): None,
+    ("database", "restart"): "restart",
 }
+# original pyTAMS keys with no counterpart: (the value that changes nothing, why, what instead)
+UNSUPPORTED_KEYS: dict[tuple[str, str], tuple[Any, str]] = {
+    ("tams", "diagnostics"): (
+        False,
+        "the per-iteration score plots are not drawn during the run; draw them after it "
+        "with: pytams plot <database>",
+    ),
+    ("trajectory", "sparse_start"): (
+        0,
+        "states are kept from step 0, every store_state_every steps; the offset only moved "
+        "which snapshots keep a state (the result does not depend on it)",
+    ),
+    ("trajectory", "chkfile_dump_all"): (
+        False,
+        "a trajectory's file is written when its segment ends, and a killed run resumes from "
+        "the database's journal with the result it would have had: no per-step checkpoint",
+    ),
+    ("database", "archive_discarded"): (
+        True,
+        "killed trajectories are always kept (open_database(path).to_xarray(archived=True))",
+    ),
+    ("database", "format"): (
+        None,
+        "the database is netCDF (pytams-io); open it with pytams.io.open_database or "
+        "pytams.database.Database.load",
+    ),
+}
+#: pyTAMS's default target score, used when a pyTAMS input file gives none
+PYTAMS_TARGET_SCORE = 0.95
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,6 +338,9 @@ class Config:
             ``class`` in the ``[model]`` table (a model file is relative to the TOML file).
         source: Where the configuration came from (a file path or ``"<mapping>"``).
         tables: Every table as given (with pyTAMS keys), for pyTAMS models.
+        pytams_input: Whether the input uses keys of the original pyTAMS: then an existing
+            database is resumed unless ``[database] restart`` (pyTAMS's behaviour), and the
+            target score defaults to pyTAMS's 0.95.
     """
 
     tams: TamsSettings
@@ -297,6 +352,7 @@ class Config:
     model_ref: str | None = None
     source: str = "<mapping>"
     tables: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
+    pytams_input: bool = False
 
     def __post_init__(self) -> None:
         for section in SECTIONS:
@@ -309,6 +365,26 @@ class Config:
                 None,
                 f"is required by variant = {self.tams.variant!r}",
                 "set [trajectory] min_score to the score of the start set",
+            )
+        database = self.database
+        if database.restart and (database.resume or database.overwrite):
+            chosen = "resume" if database.resume else "overwrite"
+            raise _error(
+                self.source,
+                "database",
+                "restart",
+                True,
+                f"conflicts with {chosen} = true (restart moves the old database aside)",
+                f"give only one of restart and {chosen}",
+            )
+        if self.tams.init_ensemble_only and self.tams.max_iterations not in (None, 0):
+            raise _error(
+                self.source,
+                "tams",
+                "init_ensemble_only",
+                True,
+                f"conflicts with max_iterations = {self.tams.max_iterations}",
+                "give only one of them",
             )
         k, n = self.tams.kills_per_iteration, self.tams.ntrajectories
         if k >= n:
@@ -367,6 +443,10 @@ def load_config(
     config = _parse(tables, origin)
     if not isinstance(source, Mapping):
         config = _resolve_model_file(config, Path(source).parent)
+        logfile = config.tams.logfile
+        if logfile is not None and not Path(logfile).is_absolute():
+            resolved = str((Path(source).parent / logfile).resolve())
+            config = replace(config, tams=replace(config.tams, logfile=resolved))
     return config
 
 
@@ -435,6 +515,14 @@ def _parse(tables: dict[str, Any], origin: str) -> Config:
             msg = f"{origin}: missing section [{required}]; add it, e.g.\n{example}"
             raise ConfigError(msg)
     _apply_legacy_kills(tables)
+    pytams_input = _uses_pytams_keys(tables)
+    trajectory = tables["trajectory"]
+    no_target = isinstance(trajectory, dict) and not {"target_score", "targetscore"} & set(
+        trajectory
+    )
+    if pytams_input and no_target:
+        _logger.info("%s: no target score given: pyTAMS's default %g", origin, PYTAMS_TARGET_SCORE)
+        trajectory["targetscore"] = PYTAMS_TARGET_SCORE
     settings = {
         name: _parse_section(name, cls, tables.get(name, {}), origin)
         for name, cls in SECTIONS.items()
@@ -442,6 +530,8 @@ def _parse(tables: dict[str, Any], origin: str) -> Config:
     tams = settings["tams"]
     if tams.seed is None and tams.deterministic:
         settings["tams"] = tams = replace(tams, seed=0)
+    if tams.init_ensemble_only and tams.max_iterations is None:
+        settings["tams"] = tams = replace(tams, max_iterations=0)
     return Config(
         **settings,
         dask=types.MappingProxyType(copy.deepcopy(tables.get("dask", {}))),
@@ -449,6 +539,17 @@ def _parse(tables: dict[str, Any], origin: str) -> Config:
         model_ref=model_ref,
         source=origin,
         tables=types.MappingProxyType(copy.deepcopy({**tables, "model": model_table})),
+        pytams_input=pytams_input,
+    )
+
+
+def _uses_pytams_keys(tables: Mapping[str, Any]) -> bool:
+    """Whether any table holds a key only the original pyTAMS has."""
+    return any(
+        (section, key) in LEGACY_KEYS or (section, key) in UNSUPPORTED_KEYS
+        for section, table in tables.items()
+        if isinstance(table, Mapping)
+        for key in table
     )
 
 
@@ -490,9 +591,8 @@ def _parse_section(section: str, cls: type, table: Mapping[str, Any], origin: st
     by_name = {f.name: f for f in fields(cls)}
     public = {name for name, f in by_name.items() if f.metadata["public"]}
     legacy = {key: native for (sec, key), native in LEGACY_KEYS.items() if sec == section}
-    accepted = (
-        public | set(legacy) | ({"deterministic", "loglevel"} if section == "tams" else set())
-    )
+    unsupported = {key: note for (sec, key), note in UNSUPPORTED_KEYS.items() if sec == section}
+    accepted = public | set(legacy) | set(unsupported)
     values: dict[str, Any] = {}
     given_by: dict[str, str] = {}
     for key, value in table.items():
@@ -503,12 +603,10 @@ def _parse_section(section: str, cls: type, table: Mapping[str, Any], origin: st
                 + ", ".join(sorted(public))
             )
             raise ConfigError(msg)
-        native = legacy.get(key, key)
-        if native is None:
-            _logger.info(
-                "%s: [%s] %s is a pyTAMS key with no effect here; ignored", origin, section, key
-            )
+        if key in unsupported:
+            _warn_unsupported(origin, section, key, value, *unsupported[key])
             continue
+        native = legacy.get(key, key)
         value = _coerce(section, key, value, by_name[native], origin)
         if native in values and values[native] != value:
             if (section, native) == ("runner", "workers") and key.startswith("nworker"):
@@ -533,6 +631,16 @@ def _parse_section(section: str, cls: type, table: Mapping[str, Any], origin: st
         )
         raise ConfigError(msg)
     return cls(**values)
+
+
+def _warn_unsupported(
+    origin: str, section: str, key: str, value: Any, harmless: Any, why: str
+) -> None:
+    """Warn about a pyTAMS key that has no effect here, unless its value changes nothing."""
+    if harmless is not None and value == harmless:
+        return
+    message = f"{origin}: [{section}] {key} = {value!r} (pyTAMS) has no effect here: {why}"
+    warnings.warn(message, TAMSWarning, stacklevel=2)
 
 
 def _coerce(section: str, key: str, value: Any, fld: Any, origin: str) -> Any:

@@ -48,7 +48,8 @@ class ForwardModel(ABC, Generic[State, Noise]):
         params: The ``[model]`` table of the configuration.
         model_id: An integer unique to this trajectory segment, derived from the run's seed;
             only for models that must seed something of their own.
-        workdir: A directory the model may write files into (its state files, say).
+        workdir: This segment's own working directory (see `workdir`); None: the current
+            directory (a model built by hand).
     """
 
     @final
@@ -62,7 +63,8 @@ class ForwardModel(ABC, Generic[State, Noise]):
         self._time = 0.0
         self._step = 0
         self.model_id = model_id
-        self.workdir = Path.cwd() if workdir is None else Path(workdir)
+        self._workdir = None if workdir is None else Path(workdir)
+        self._workdir_ready = workdir is None
         self._setup(dict(params or {}))
 
     # ----------------------------------------------------------------- hooks (user side)
@@ -98,6 +100,24 @@ class ForwardModel(ABC, Generic[State, Noise]):
         """Release external resources (processes, files); called once per segment."""
 
     # ------------------------------------------------------- final API (framework side)
+    @final
+    @property
+    def workdir(self) -> Path:
+        """A directory of this trajectory segment's own, for files the model writes.
+
+        In a run it is ``<database>/trajectories/trajSSSSSS_GGGG`` (slot, generation: pyTAMS's
+        layout), created on first use on whichever worker runs the segment; an in-memory run
+        uses a temporary database directory, removed at the end. A state that is a path
+        relative to the database directory (``self.workdir.parents[1]``) stays valid when
+        the database is moved.
+        """
+        if self._workdir is None:
+            return Path.cwd()
+        if not self._workdir_ready:
+            self._workdir.mkdir(parents=True, exist_ok=True)
+            self._workdir_ready = True
+        return self._workdir
+
     @final
     @property
     def time(self) -> float:

@@ -8,6 +8,7 @@ before the branching point and the noise to replay from there.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,22 @@ from pytams.core.rng import segment_generator, segment_model_id
 from pytams.core.snapshot import Snapshot
 from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 
+WORKDIR_DIR = "trajectories"
+WORKDIR_PATTERN = re.compile(r"^traj\d{6,}_\d{4,}$")
+
+
+def workdir_name(key: TrajectoryKey) -> str:
+    """The working directory of a segment, as pyTAMS names it: ``trajSSSSSS_GGGG``."""
+    return f"traj{key.slot:06d}_{key.generation:04d}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
-    """What every task of one run (one repeat) shares."""
+    """What every task of one run (one repeat) shares.
+
+    ``run_dir`` is the database directory (absolute), or the temporary directory standing for
+    it in an in-memory run: each segment's model works in ``run_dir/trajectories/<name>``.
+    """
 
     model: ModelSpec
     model_params: Mapping[str, Any]
@@ -36,13 +49,24 @@ class RunContext:
     seed: int
     repeat: int = 0
     variant: str = "tams"
-    workdir: Path | None = None
+    run_dir: Path | None = None
+
+    def workdir(self, key: TrajectoryKey) -> Path | None:
+        """The working directory of the segment ``key`` (None without a run directory)."""
+        if self.run_dir is None:
+            return None
+        return self.run_dir / WORKDIR_DIR / workdir_name(key)
 
     def build_model(self, key: TrajectoryKey) -> ForwardModel[Any, Any]:
         """A fresh model instance for the segment ``key``."""
-        build = model_factory(self.model.cls, self.model_params, self.tables)
+        build = model_factory(
+            self.model.cls,
+            self.model_params,
+            self.tables,
+            store_state_every=self.trajectory.store_state_every,
+        )
         model_id = segment_model_id(self.seed, self.repeat, key.slot, key.generation)
-        return build(model_id, self.workdir)
+        return build(model_id, self.workdir(key))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,9 +172,13 @@ def replay(
         score = model.score()
         if score != task.branch_score:
             msg = (
-                f"replaying {task.parent} from step {task.start_index} to the branching step "
-                f"{task.branch_index} gave the score {score!r}, not the stored "
-                f"{task.branch_score!r}: a model must be deterministic given its noise"
+                f"replaying {task.parent} from its stored state at step {task.start_index} to "
+                f"the branching step {task.branch_index} gave the score {score!r}, not the "
+                f"stored {task.branch_score!r}: the model's step depends on something its "
+                "state does not hold. Fix: make the state hold every variable a step uses "
+                "(_get_state/_set_state; pyTAMS models: get_current_state/set_current_state), "
+                "or keep every state ([trajectory] store_state_every = 1, pyTAMS: sparse_freq "
+                "= 1) so that branches start from a stored state with nothing to replay"
             )
             raise ModelError(msg)
 

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
@@ -42,11 +44,14 @@ RESUMABLE_CHANGES = {
     ("tams", "max_kills"),
     ("tams", "loglevel"),
     ("tams", "diagnostic_levels"),
+    ("tams", "logfile"),
+    ("tams", "init_ensemble_only"),
     ("runner", "type"),
     ("runner", "workers"),
     ("runner", "retries"),
     ("database", "resume"),
     ("database", "overwrite"),
+    ("database", "restart"),
     ("database", "path"),
 }
 # tables that may change as a whole: [dask] only says where the tasks run (like [runner])
@@ -128,11 +133,14 @@ class TAMS:
         started = time.perf_counter()
         seed = self.config.tams.seed if self.config.tams.seed is not None else new_seed()
         runner = self._runner if self._runner is not None else make_runner(self.config)
-        with runner:
+        if self.config.database.restart and self._store is None:
+            _move_aside(self.config.database.path)
+        with runner, _ScratchDirectory() as scratch:
             results = []
             for repeat in range(self.config.tams.repeats):
                 store = self._store if self._store is not None else make_store(self.config, repeat)
-                one = _Run(self, runner, Database(store), seed, repeat).execute()
+                run_dir = _run_directory(store, scratch, repeat)
+                one = _Run(self, runner, Database(store), seed, repeat, run_dir).execute()
                 flush = getattr(store, "flush", None)  # a store that writes in the background
                 if flush is not None:
                     flush()
@@ -164,7 +172,13 @@ class _Run:
     """One repeat: the algorithm over a database, resumable at any point."""
 
     def __init__(
-        self, tams: TAMS, runner: Runner, database: Database, seed: int, repeat: int
+        self,
+        tams: TAMS,
+        runner: Runner,
+        database: Database,
+        seed: int,
+        repeat: int,
+        run_dir: Path,
     ) -> None:
         config = tams.config
         self.config = config
@@ -189,6 +203,7 @@ class _Run:
             seed=self.seed,
             repeat=repeat,
             variant=config.tams.variant,
+            run_dir=run_dir,
         )
 
     def _open(self, seed: int, model: ModelSpec) -> int:
@@ -205,7 +220,15 @@ class _Run:
             return seed
         located = getattr(self.db.store, "path", None) or self.config.database.path
         where = located or "(in memory)"
-        if not self.config.database.resume:
+        resume = self.config.database.resume
+        if self.config.pytams_input and not resume and not self.config.database.overwrite:
+            _logger.warning(
+                "resuming the run in the database %s (a pyTAMS input file: pyTAMS loads an "
+                "existing database; [database] restart = true starts afresh)",
+                where,
+            )
+            resume = True
+        if not resume:
             if not self.config.database.overwrite:
                 msg = (
                     f"the database {where} already holds "
@@ -419,6 +442,48 @@ class _Run:
         metadata = self.db.metadata or {}
         metadata["diagnostics"] = {"levels": [c.to_dict() for c in crossings]}
         self.db.store.write_metadata(metadata)
+
+
+class _ScratchDirectory:
+    """A temporary directory made on first use and removed at exit (in-memory runs' workdirs)."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+
+    def __enter__(self) -> _ScratchDirectory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._path is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+            self._path = None
+
+    @property
+    def path(self) -> Path:
+        """The directory (created now if it does not exist yet)."""
+        if self._path is None:
+            self._path = Path(tempfile.mkdtemp(prefix="pytams-run-"))
+        return self._path
+
+
+def _run_directory(store: Store, scratch: _ScratchDirectory, repeat: int) -> Path:
+    """Where a repeat's segments work: its database directory, or a temporary one."""
+    location = getattr(store, "path", None)
+    if location is not None:
+        return Path(location).absolute()
+    return scratch.path / f"repeat-{repeat:04d}"
+
+
+def _move_aside(path: str | None) -> None:
+    """``[database] restart``: rename an existing database to ``path_NNNNNN`` (as pyTAMS)."""
+    if path is None or not Path(path).exists():
+        return
+    source = Path(path)
+    number = 1
+    while (target := source.with_name(f"{source.name}_{number:06d}")).exists():
+        number += 1
+    source.rename(target)
+    _logger.warning("[database] restart: moved the existing database %s to %s", source, target)
 
 
 def _plain(value: Any) -> Any:

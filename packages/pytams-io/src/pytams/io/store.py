@@ -22,6 +22,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from pytams.core.errors import DatabaseCorruptError, StorageError
+from pytams.core.segment import WORKDIR_PATTERN
 from pytams.core.store import IterationRecord
 from pytams.core.trajectory import Trajectory, TrajectoryKey
 from pytams.io._columns import (
@@ -366,6 +368,8 @@ class NetCDFStore:
                 ) or is_temp(entry)
                 if ours and entry.is_file():
                     entry.unlink()
+                elif directory == self.trajectory_dir and WORKDIR_PATTERN.match(entry.name):
+                    shutil.rmtree(entry)  # a segment's working directory (its model's files)
         self._clearing = False
 
     def _write_main(self) -> None:
