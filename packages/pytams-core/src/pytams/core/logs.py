@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from pytams.core.config import Config
@@ -12,7 +13,15 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def configure_logging(config: Config) -> None:
     """Log at ``[tams] loglevel`` to stderr, and to ``[tams] logfile`` as well when given."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if config.tams.logfile is not None:
-        handlers.append(logging.FileHandler(config.tams.logfile))
-    logging.basicConfig(level=config.tams.loglevel, format=LOG_FORMAT, handlers=handlers)
+    logging.basicConfig(level=config.tams.loglevel, stream=sys.stderr, format=LOG_FORMAT)
+    root = logging.getLogger()
+    root.setLevel(config.tams.loglevel)
+    logfile = config.tams.logfile
+    if logfile is None:
+        return
+    path = os.path.abspath(logfile)
+    if any(getattr(h, "baseFilename", None) == path for h in root.handlers):
+        return
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
