@@ -69,6 +69,8 @@ def test_state_files_are_where_the_database_says(case: Path) -> None:
     checked = 0
     for key in db.stored_keys():
         trajectory = db.trajectory(key)
+        kept = [i for i, state in enumerate(trajectory.states) if state is not None]
+        assert kept == list(range(0, len(trajectory), 10))  # sparse_freq = 10
         for index, state in enumerate(trajectory.states):
             if state is None:
                 continue
@@ -77,7 +79,7 @@ def test_state_files_are_where_the_database_says(case: Path) -> None:
             x = np.load(root / state)
             assert x[0] / 2.0 == pytest.approx(trajectory.scores[index], rel=0, abs=1e-12)
             checked += 1
-    assert checked > 1000
+    assert checked > 500
     assert result.iterations == 40
 
 
