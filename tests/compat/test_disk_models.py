@@ -116,7 +116,7 @@ def test_asyncio_workers_give_the_serial_result(case: Path) -> None:
     pytest.importorskip("pytams.runners")
     serial = run(case, DISK, "database.path=serial.tdb")
     parallel = run(
-        case, DISK, "database.path=asyncio.tdb", 'runner.type="asyncio"', "runner.workers=2"
+        case, DISK, "database.path=asyncio.tdb", 'runner.type="asyncio"', "runner.nworker_init=2"
     )
     same_run(parallel, serial)
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import copy
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import dask
 import pytest
 
-from pytams.core import ConfigError, load_config
+from pytams.core import Config, ConfigError, load_config
 from pytams.runners import DaskRunner
-from pytams.runners.dask_runner import make_slurm_cluster, split_dask_table
+from pytams.runners.dask_runner import (
+    _import_slurm_cluster,
+    make_slurm_cluster,
+    split_dask_table,
+    translate_pytams_keys,
+)
 
 TOML = """
 [tams]
@@ -96,8 +108,45 @@ def test_a_named_dask_jobqueue_profile_supplies_the_values() -> None:
 
 
 def test_unknown_slurm_keyword_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"SLURMCluster rejected .*queue_name"):
+    with pytest.raises(ConfigError, match=r"^\[dask\] queue_name: rejected by .*SLURMCluster"):
         make_slurm_cluster({"cores": 1, "memory": "1GB", "queue_name": "debug"})
+
+
+def test_the_rejected_key_message_names_only_the_rejected_key() -> None:
+    table = {"backend": "slurm", "queue": "q", "cores": 1, "memory": "1GB", "bogus_key": 1}
+    with pytest.raises(ConfigError) as info:
+        make_slurm_cluster(table)
+    message = str(info.value)
+    what, _, fix = message.partition("; fix:")
+    assert what.startswith("[dask] bogus_key: rejected"), message
+    # the good keys are not called rejected, nor dumped
+    assert "queue" not in what.replace("dask-jobqueue", ""), message
+    assert "'q'" not in message, message
+    assert "1GB" not in message, message
+    assert "bogus_key" in fix, message
+    assert "\n" not in message
+
+
+def test_an_unparsed_slurm_error_lists_the_keys_without_rejecting_them() -> None:
+    with pytest.raises(ConfigError) as info:  # no cores anywhere: dask-jobqueue's ValueError
+        make_slurm_cluster({"backend": "slurm", "queue": "q", "memory": "1GB"})
+    message = str(info.value)
+    assert message.startswith("[dask] queue, memory: "), message
+    assert "rejected" not in message, message
+    assert "cores" in message, message  # dask-jobqueue's own reason
+    assert "; fix: " in message
+    assert "\n" not in message
+
+
+def test_an_unknown_local_cluster_keyword_names_only_that_key() -> None:
+    runner = DaskRunner(workers=1, dask={"bogus_key": 1})
+    with pytest.raises(ConfigError) as info, runner:
+        pass
+    message = str(info.value)
+    what, _, _ = message.partition("; fix:")
+    assert what.startswith("[dask] bogus_key: rejected by distributed's LocalCluster"), message
+    for ours in ("n_workers", "threads_per_worker", "processes", "dashboard_address"):
+        assert ours not in what, message
 
 
 def test_backend_checks() -> None:
@@ -123,3 +172,235 @@ def test_building_a_slurm_cluster_keeps_ctrl_c_a_keyboard_interrupt() -> None:
     with make_slurm_cluster({"cores": 1, "memory": "1GB", "interface": "lo"}):
         pass
     assert signal.getsignal(signal.SIGINT) is before  # dask_jobqueue sets sys.exit() on import
+
+
+# ------------------------------------------------------------------ pyTAMS [dask] keys
+PYTAMS_TOML = """
+[tams]
+ntrajectories = 10
+[trajectory]
+end_time = 1.0
+step_size = 0.1
+target_score = 1.0
+[runner]
+type = "dask"
+workers = 2
+[dask]
+backend = "slurm"
+queue = "regular"
+ntasks_per_job = 4
+ntasks_per_node = 2
+ncores_per_worker = 3
+job_prologue = ["module load python/3.11", "source venv/bin/activate"]
+worker_walltime = "02:00:00"
+memory = "5GB"
+processes = 1
+job_extra_directives = ["--exclusive"]
+"""
+
+NOTES = [
+    '[dask] ntasks_per_job = 4 (pyTAMS) is job_extra_directives "--ntasks=4" here',
+    '[dask] ntasks_per_node = 2 (pyTAMS) is job_extra_directives "--tasks-per-node=2" here',
+    "[dask] ncores_per_worker = 3 (pyTAMS) is cores here",
+    '[dask] job_prologue = ["module load python/3.11", "source venv/bin/activate"] (pyTAMS) '
+    "is job_script_prologue here",
+    '[dask] worker_walltime = "02:00:00" (pyTAMS) is walltime here',
+]
+
+
+@pytest.fixture
+def dask_config_kept() -> Iterator[None]:
+    """Dask's configuration as before the test (a slurm_config_file merges into it)."""
+    _import_slurm_cluster()  # dask-jobqueue's defaults are in the configuration saved
+    saved = copy.deepcopy(dask.config.config)
+    yield
+    dask.config.config.clear()
+    dask.config.config.update(saved)
+
+
+def test_translate_pytams_keys(tmp_path: Path) -> None:
+    table = load_config_text(PYTAMS_TOML, tmp_path).dask
+    before = copy.deepcopy(dict(table))
+    translated, notes = translate_pytams_keys(table)
+    assert translated == {
+        "backend": "slurm",
+        "queue": "regular",
+        "cores": 3,
+        "job_script_prologue": ["module load python/3.11", "source venv/bin/activate"],
+        "walltime": "02:00:00",
+        "memory": "5GB",
+        "processes": 1,
+        "job_extra_directives": ["--exclusive", "--ntasks=4", "--tasks-per-node=2"],
+    }
+    assert notes == NOTES
+    assert dict(table) == before  # pure: the table given is not changed
+    assert translate_pytams_keys(translated) == (translated, [])  # native keys pass unchanged
+
+
+def test_every_pytams_key_reaches_the_job_script(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = load_config_text(PYTAMS_TOML, tmp_path)
+    caplog.set_level(logging.INFO, logger="pytams.runners")
+    runner = DaskRunner(config)
+    with make_slurm_cluster(runner.cluster_kwargs) as cluster:
+        script = cluster.job_script()
+    lines = script.splitlines()
+    for directive in (
+        "#SBATCH -p regular",
+        "#SBATCH --ntasks=4",
+        "#SBATCH --tasks-per-node=2",
+        "#SBATCH --cpus-per-task=3",
+        "#SBATCH -t 02:00:00",
+        "#SBATCH --exclusive",
+        "#SBATCH --mem=5G",
+    ):
+        assert directive in lines, (directive, script)
+    assert "module load python/3.11" in lines
+    assert "source venv/bin/activate" in lines
+    assert "--nthreads 3" in lines[-1]
+    # none of pyTAMS's hard-coded values
+    assert "144GB" not in script
+    assert "ib0" not in script
+    logged = [r.getMessage() for r in caplog.records if r.name == "pytams.runners"]
+    for note in NOTES:  # each translation logged once (not again when the cluster is built)
+        assert logged.count(note) == 1, (note, logged)
+    # the same script (but the scheduler's port) from the [dask] table as given
+    with make_slurm_cluster(config.dask) as cluster:
+        again = cluster.job_script()
+    assert re.sub(r"tcp://\S+", "", again) == re.sub(r"tcp://\S+", "", script)
+
+
+@pytest.mark.usefixtures("dask_config_kept")
+def test_slurm_config_file_values_reach_the_job_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = (
+        "jobqueue:\n"
+        "  slurm:\n"
+        "    queue: fromfile\n"
+        "    cores: 2\n"
+        "    memory: 3GB\n"
+        "    walltime: '00:09:00'\n"
+        "    job-extra-directives: ['--qos=fromfile']\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    Path("pytams-slurm.yaml").write_text(text)
+    caplog.set_level(logging.INFO, logger="pytams.runners")
+    table = {
+        "backend": "slurm",
+        "slurm_config_file": "pytams-slurm.yaml",  # relative to the working directory
+        "worker_walltime": "01:00:00",  # a [dask] key overrides the file
+    }
+    _, kwargs = split_dask_table(table)
+    with make_slurm_cluster(kwargs) as cluster:
+        script = cluster.job_script()
+    lines = script.splitlines()
+    for directive in (
+        "#SBATCH -p fromfile",
+        "#SBATCH --cpus-per-task=2",
+        "#SBATCH --mem=3G",
+        "#SBATCH --qos=fromfile",
+        "#SBATCH -t 01:00:00",
+    ):
+        assert directive in lines, (directive, script)
+    assert "00:09:00" not in script
+    # the user's file stays where it is, unchanged, and is not put in ~/.config/dask
+    assert Path("pytams-slurm.yaml").read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pytams-slurm.yaml"]
+    user_config = Path.home() / ".config" / "dask"
+    assert not (user_config / "pytams-slurm.yaml").exists()
+    if user_config.is_dir():
+        assert not any("fromfile" in f.read_text() for f in user_config.glob("*.yaml"))
+    logged = [r.getMessage() for r in caplog.records if r.name == "pytams.runners"]
+    assert sum("slurm_config_file" in m for m in logged) == 1, logged
+
+
+def test_a_missing_slurm_config_file_is_a_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yaml"
+    table = {"backend": "slurm", "slurm_config_file": str(missing)}
+    with pytest.raises(ConfigError) as info:
+        make_slurm_cluster(table)
+    message = str(info.value)
+    assert message.startswith("[dask] slurm_config_file = "), message
+    assert str(missing) in message
+    assert "no such file" in message
+    assert "; fix: " in message
+
+
+@pytest.mark.usefixtures("dask_config_kept")
+def test_a_slurm_config_file_that_is_not_a_mapping_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("- a list\n- not a mapping\n")
+    with pytest.raises(ConfigError, match=r"^\[dask\] slurm_config_file = .*; fix: "):
+        make_slurm_cluster({"slurm_config_file": str(path), "cores": 1, "memory": "1GB"})
+
+
+@pytest.mark.parametrize(
+    ("pytams", "native"),
+    [
+        (("worker_walltime", "02:00:00"), ("walltime", "03:00:00")),
+        (("ncores_per_worker", 2), ("cores", 4)),
+        (("job_prologue", ["module load x"]), ("job_script_prologue", ["module load y"])),
+        (("ntasks_per_job", 4), ("job_extra_directives", ["--ntasks=2"])),
+        (("ntasks_per_job", 4), ("job_extra_directives", ["-n 2"])),
+        (("ntasks_per_node", 4), ("job_extra_directives", ["--ntasks-per-node=2"])),
+        (("ntasks_per_node", 4), ("job_extra_directives", ["--tasks-per-node=2"])),
+    ],
+)
+def test_a_pytams_key_with_its_native_counterpart_is_a_config_error(
+    pytams: tuple[str, Any], native: tuple[str, Any]
+) -> None:
+    table = {"backend": "slurm", "memory": "1GB", pytams[0]: pytams[1], native[0]: native[1]}
+    for build in (split_dask_table, make_slurm_cluster):
+        with pytest.raises(ConfigError, match=rf"^\[dask\] {pytams[0]} .*give only one of"):
+            build(table)
+
+
+def test_directives_of_other_options_are_kept() -> None:
+    table = {"ntasks_per_job": 4, "job_extra_directives": ["--ntasks-per-node=2", "--nice"]}
+    translated, _ = translate_pytams_keys(table)
+    assert translated["job_extra_directives"] == ["--ntasks-per-node=2", "--nice", "--ntasks=4"]
+
+
+@pytest.mark.parametrize("backend", ["slurm", "local"])
+def test_nworker_is_refused_for_runner_workers(backend: str) -> None:
+    with pytest.raises(ConfigError, match=r"^\[dask\] nworker = 8 .*\[runner\] workers = 8"):
+        split_dask_table({"backend": backend, "nworker": 8})
+    with pytest.raises(ConfigError, match=r"\[runner\] workers"):
+        make_slurm_cluster({"nworker": 8, "cores": 1, "memory": "1GB"})
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["slurm_config_file", "queue", "ntasks_per_job", "ncores_per_worker", "worker_walltime"],
+)
+@pytest.mark.parametrize("backend", ["local", "address"])
+def test_pytams_slurm_keys_only_apply_to_the_slurm_backend(key: str, backend: str) -> None:
+    table: dict[str, Any] = {"backend": backend, key: "x"}
+    if backend == "address":
+        table["address"] = "tcp://h:1"
+    with pytest.raises(ConfigError, match=rf'^\[dask\] {key}: .*only read with backend = "slurm"'):
+        split_dask_table(table)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ntasks_per_job", "4"),
+        ("ntasks_per_node", 0),
+        ("ncores_per_worker", True),
+        ("job_prologue", "module load x"),
+        ("worker_walltime", 7200),
+        ("slurm_config_file", 1),
+    ],
+)
+def test_a_pytams_key_of_the_wrong_type_is_a_config_error(key: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=rf"^\[dask\] {key} = .* \(pyTAMS\) must be .*fix: "):
+        translate_pytams_keys({key: value})
+
+
+def load_config_text(text: str, tmp_path: Path) -> Config:
+    path = tmp_path / "input.toml"
+    path.write_text(text)
+    return load_config(path)

@@ -13,15 +13,23 @@ The ``[dask]`` table chooses the cluster; ``backend`` is the only key of ours:
   ...). Values left out come from dask-jobqueue's configuration; nothing is hard-coded. The
   cluster adapts to exactly ``[runner] workers`` workers, so a worker job that ends (its
   walltime, a node failure) is replaced by a new job.
+
+The ``[dask]`` keys of the original pyTAMS (1.0.0) keep their meaning with ``backend =
+"slurm"``: `translate_pytams_keys` turns them into SLURMCluster keywords, and
+``slurm_config_file`` names a dask-jobqueue YAML file whose values are read as dask's
+configuration (the file is left where it is).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import signal
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -35,18 +43,61 @@ _logger = logging.getLogger("pytams.runners")
 
 BACKENDS = ("local", "address", "slurm")
 
+# pyTAMS [dask] key -> the SLURMCluster keyword of the same meaning
+PYTAMS_RENAMED: dict[str, str] = {
+    "ncores_per_worker": "cores",
+    "job_prologue": "job_script_prologue",
+    "worker_walltime": "walltime",
+}
+# pyTAMS [dask] key -> the sbatch option it adds to job_extra_directives, and the spellings of
+# that option already in job_extra_directives that it conflicts with
+PYTAMS_DIRECTIVES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ntasks_per_job": ("--ntasks", ("--ntasks", "-n")),
+    "ntasks_per_node": ("--tasks-per-node", ("--tasks-per-node", "--ntasks-per-node")),
+}
+# pyTAMS's keys of its Slurm backend (queue has the same name in SLURMCluster)
+PYTAMS_SLURM_KEYS = ("slurm_config_file", "queue", *PYTAMS_RENAMED, *PYTAMS_DIRECTIVES)
+
+_SLURM_FIX = (
+    "use SLURMCluster's keyword names (queue, account, cores, memory, processes, walltime, "
+    "job_extra_directives, job_script_prologue, interface, python, ...), a pyTAMS key "
+    "(slurm_config_file, ntasks_per_job, ntasks_per_node, ncores_per_worker, job_prologue, "
+    "worker_walltime) or a named profile (config_name) of dask-jobqueue's configuration"
+)
+_UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '([^']+)'")
+
 
 def split_dask_table(table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The backend named by a ``[dask]`` table and the keywords for its cluster class.
 
+    With ``backend = "slurm"`` the pyTAMS keys are translated (`translate_pytams_keys`), each
+    translation logged once at INFO.
+
     Raises:
-        ConfigError: For an unknown backend or a missing ``address``.
+        ConfigError: For an unknown backend, a missing ``address``, a pyTAMS key that does not
+            apply to the backend, or a pyTAMS key given with its SLURMCluster counterpart.
     """
     kwargs = {key: _plain(value) for key, value in table.items()}
     backend = kwargs.pop("backend", "local")
     if backend not in BACKENDS:
         msg = f"[dask] backend = {backend!r} is not a dask backend; fix: one of " + ", ".join(
             repr(b) for b in BACKENDS
+        )
+        raise ConfigError(msg)
+    if backend == "slurm":
+        kwargs, notes = translate_pytams_keys(kwargs)
+        for note in notes:
+            _logger.info("%s", note)
+        if "address" in kwargs:
+            raise ConfigError(_address_only(backend))
+        return backend, kwargs
+    _refuse_nworker(kwargs)
+    slurm_only = [key for key in kwargs if key in PYTAMS_SLURM_KEYS]
+    if slurm_only:
+        keys = ", ".join(slurm_only)
+        msg = (
+            f'[dask] {keys}: pyTAMS Slurm key(s), only read with backend = "slurm" (backend '
+            f'is {backend!r}); fix: set backend = "slurm" or remove {keys}'
         )
         raise ConfigError(msg)
     if backend == "address":
@@ -64,36 +115,233 @@ def split_dask_table(table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             )
             raise ConfigError(msg)
     elif "address" in kwargs:
+        raise ConfigError(_address_only(backend))
+    return backend, kwargs
+
+
+def translate_pytams_keys(table: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A ``[dask]`` table with pyTAMS's Slurm keys turned into SLURMCluster keywords.
+
+    ``ncores_per_worker``, ``job_prologue`` and ``worker_walltime`` become ``cores``,
+    ``job_script_prologue`` and ``walltime``; ``ntasks_per_job = N`` and ``ntasks_per_node =
+    N`` append ``--ntasks=N`` and ``--tasks-per-node=N`` to ``job_extra_directives``.
+    ``queue`` and ``slurm_config_file`` (read by `make_slurm_cluster`) are kept as they are,
+    and so is every other key. Nothing is read or logged here.
+
+    Args:
+        table: A ``[dask]`` table (its ``backend`` key, if any, is kept).
+
+    Returns:
+        The new table, and one line per translated key (for the log).
+
+    Raises:
+        ConfigError: For ``nworker`` (the number of workers is ``[runner] workers``), a pyTAMS
+            key of the wrong type, or one given together with its SLURMCluster counterpart.
+    """
+    _refuse_nworker(table)
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    added: list[str] = []
+    for key, value in table.items():
+        if key in PYTAMS_RENAMED:
+            native = PYTAMS_RENAMED[key]
+            if native in table:
+                msg = (
+                    f"[dask] {key} (pyTAMS) and {native} set the same value; fix: give only "
+                    f"one of {key} and {native}"
+                )
+                raise ConfigError(msg)
+            _check_pytams_value(key, value)
+            out[native] = _plain(value)
+            notes.append(f"[dask] {key} = {_shown(value)} (pyTAMS) is {native} here")
+        elif key in PYTAMS_DIRECTIVES:
+            _check_pytams_value(key, value)
+            option, spellings = PYTAMS_DIRECTIVES[key]
+            for directive in _directives(table):
+                if _option_of(directive) in spellings or _is_short_n(directive, spellings):
+                    msg = (
+                        f"[dask] {key} (pyTAMS) and job_extra_directives' {_shown(directive)} "
+                        f"set the same sbatch option; fix: give only one of {key} and "
+                        f"{_shown(directive)}"
+                    )
+                    raise ConfigError(msg)
+            directive = f"{option}={value}"
+            added.append(directive)
+            notes.append(
+                f"[dask] {key} = {_shown(value)} (pyTAMS) is job_extra_directives "
+                f"{_shown(directive)} here"
+            )
+        elif key == "slurm_config_file":
+            _check_pytams_value(key, value)
+            out[key] = value
+        else:
+            out[key] = _plain(value)
+    if added:
+        out["job_extra_directives"] = [*_directives(table), *added]
+    return out, notes
+
+
+def _check_pytams_value(key: str, value: Any) -> None:
+    """A pyTAMS key's value has the type pyTAMS read."""
+    if key in ("ntasks_per_job", "ntasks_per_node", "ncores_per_worker"):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        expected, example = "a positive integer", f"{key} = 4"
+    elif key == "job_prologue":
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        expected, example = "a list of strings", f'{key} = ["module load python"]'
+    elif key == "worker_walltime":
+        ok = isinstance(value, str)
+        expected, example = 'a string "HH:MM:SS"', f'{key} = "04:00:00"'
+    else:  # slurm_config_file
+        ok = isinstance(value, str) and bool(value)
+        expected, example = "the path of a YAML file", f'{key} = "jobqueue.yaml"'
+    if not ok:
+        msg = f"[dask] {key} = {_shown(value)} (pyTAMS) must be {expected}; fix: e.g. {example}"
+        raise ConfigError(msg)
+
+
+def _directives(table: Mapping[str, Any]) -> list[str]:
+    """The ``job_extra_directives`` given in ``table`` (a list of strings)."""
+    given = table.get("job_extra_directives", [])
+    if not isinstance(given, (list, tuple)) or not all(isinstance(d, str) for d in given):
         msg = (
-            f'[dask] address is only read with backend = "address" (backend is {backend!r}); '
-            'fix: set backend = "address" or remove address'
+            f"[dask] job_extra_directives = {_shown(given)} must be a list of strings; fix: "
+            'e.g. job_extra_directives = ["--exclusive"]'
         )
         raise ConfigError(msg)
-    return backend, kwargs
+    return [str(d) for d in given]
+
+
+def _option_of(directive: str) -> str:
+    """The option name of an sbatch directive: ``"--ntasks=4"`` -> ``"--ntasks"``."""
+    words = directive.split("=", 1)[0].split()
+    return words[0] if words else ""
+
+
+def _is_short_n(directive: str, spellings: tuple[str, ...]) -> bool:
+    """``-n4`` (the short form of ``--ntasks`` with its value attached)."""
+    option = _option_of(directive)
+    return "-n" in spellings and option.startswith("-n") and option[2:].isdigit()
+
+
+def _refuse_nworker(table: Mapping[str, Any]) -> None:
+    if "nworker" in table:
+        msg = (
+            f"[dask] nworker = {_shown(table['nworker'])} (pyTAMS): the number of workers is "
+            f"not a [dask] key here; fix: set [runner] workers = {_shown(table['nworker'])} "
+            "and remove nworker"
+        )
+        raise ConfigError(msg)
+
+
+def _address_only(backend: str) -> str:
+    return (
+        f'[dask] address is only read with backend = "address" (backend is {backend!r}); '
+        'fix: set backend = "address" or remove address'
+    )
+
+
+def _shown(value: Any) -> str:
+    """A value as written in TOML (strings in double quotes)."""
+    try:
+        return json.dumps(_plain(value), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def load_slurm_config_file(path: str) -> None:
+    """Merge a dask-jobqueue YAML file into dask's configuration (pyTAMS's ``slurm_config_file``).
+
+    pyTAMS moved the file into ``~/.config/dask``; here it stays where it is, and its values
+    take precedence over dask's configuration for the rest of the process (jobs are created,
+    and read that configuration, after the cluster is built, so a scope around the
+    construction would not do). A ``[dask]`` key still overrides a value of the file.
+
+    Args:
+        path: The file, relative to the working directory (``~`` expanded).
+
+    Raises:
+        ConfigError: When the file does not exist or is not a YAML mapping.
+    """
+    file = Path(path).expanduser()
+    if not file.is_file():
+        msg = (
+            f"[dask] slurm_config_file = {_shown(path)}: no such file ({file.absolute()}); fix: "
+            "give the path of a dask-jobqueue YAML file (relative to the working directory), "
+            "or remove slurm_config_file"
+        )
+        raise ConfigError(msg)
+    import dask.config
+
+    try:
+        loaded = dask.config.collect(paths=[str(file)], env={})
+    except (ValueError, OSError) as exc:
+        msg = (
+            f"[dask] slurm_config_file = {_shown(path)}: not a dask configuration file "
+            f"({_one_line(exc)}); fix: a YAML mapping such as jobqueue: {{slurm: {{queue: "
+            "normal, cores: 1, memory: 2GB}}"
+        )
+        raise ConfigError(msg) from exc
+    dask.config.update(dask.config.config, loaded, priority="new")
+    _logger.info(
+        "[dask] slurm_config_file = %s (pyTAMS) is read as dask configuration here (the file "
+        "is not moved)",
+        _shown(path),
+    )
 
 
 def make_slurm_cluster(table: Mapping[str, Any]) -> Any:
     """A `dask_jobqueue.SLURMCluster` from a ``[dask]`` table (its ``backend`` key ignored).
 
-    No job is submitted until the cluster is scaled; ``cluster.job_script()`` shows the
-    batch script the jobs will run.
+    pyTAMS keys are translated (`translate_pytams_keys`), and a ``slurm_config_file`` is
+    merged into dask's configuration first (`load_slurm_config_file`). No job is submitted
+    until the cluster is scaled; ``cluster.job_script()`` shows the batch script the jobs
+    will run.
 
     Raises:
-        ConfigError: When SLURMCluster rejects a keyword or misses a value.
+        ConfigError: For a pyTAMS key as in `translate_pytams_keys`, a missing
+            ``slurm_config_file``, or when SLURMCluster rejects a keyword or misses a value.
     """
+    kwargs, notes = translate_pytams_keys({k: v for k, v in table.items() if k != "backend"})
+    for note in notes:
+        _logger.info("%s", note)
     SLURMCluster = _import_slurm_cluster()  # noqa: N806 - a class
-    kwargs = {k: _plain(v) for k, v in table.items() if k != "backend"}
+    config_file = kwargs.pop("slurm_config_file", None)
+    if config_file is not None:
+        load_slurm_config_file(config_file)
     try:
         return SLURMCluster(**kwargs)
     except (TypeError, ValueError) as exc:
-        msg = (
-            f'[dask] (backend = "slurm"): dask-jobqueue\'s SLURMCluster rejected '
-            f"{sorted(kwargs)}: {exc}. Fix: use SLURMCluster's keyword names "
-            "(queue, account, cores, memory, processes, walltime, job_extra_directives, "
-            "job_script_prologue, interface, python, ...) or a named profile "
-            "(config_name) from dask-jobqueue's configuration"
-        )
+        rejected = _rejected_keys(exc)
+        if rejected:
+            keys = ", ".join(rejected)
+            msg = (
+                f"[dask] {keys}: rejected by dask-jobqueue's SLURMCluster (not a keyword of it; "
+                f'backend = "slurm"); fix: remove {keys}, or {_SLURM_FIX}'
+            )
+        else:
+            msg = (
+                f"[dask] {', '.join(kwargs) or '(no keys)'}: dask-jobqueue's SLURMCluster "
+                f'could not be built from these keys (backend = "slurm"): {_one_line(exc)}; '
+                f"fix: {_SLURM_FIX}"
+            )
         raise ConfigError(msg) from exc
+
+
+def _rejected_keys(exc: BaseException) -> list[str]:
+    """The keywords named "unexpected keyword argument" in ``exc`` or its causes."""
+    keys: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        keys += [k for k in _UNEXPECTED_KEYWORD.findall(str(current)) if k not in keys]
+        current = current.__cause__ or current.__context__
+    return keys
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _import_slurm_cluster() -> Any:
@@ -206,11 +454,26 @@ class DaskRunner:
             kwargs.update(self.cluster_kwargs)
             try:
                 self.cluster = LocalCluster(**kwargs)  # type: ignore[no-untyped-call]
-            except TypeError as exc:
-                msg = (
-                    f'[dask] (backend = "local"): LocalCluster rejected {sorted(kwargs)}: '
-                    f"{exc}; fix: use LocalCluster's keyword names"
-                )
+            except (TypeError, RuntimeError) as exc:
+                # an unknown keyword reaches the workers: a TypeError, or with worker
+                # processes "Nanny failed to start" caused by that TypeError
+                rejected = _rejected_keys(exc)
+                if rejected:
+                    keys = ", ".join(rejected)
+                    msg = (
+                        f"[dask] {keys}: rejected by distributed's LocalCluster (not a keyword "
+                        f'of it; backend = "local"); fix: remove {keys}, or use LocalCluster\'s '
+                        "keyword names (memory_limit, processes, ...)"
+                    )
+                elif isinstance(exc, TypeError):
+                    keys = ", ".join(self.cluster_kwargs) or "(no keys)"
+                    msg = (
+                        f"[dask] {keys}: distributed's LocalCluster could not be built from "
+                        f'these keys (backend = "local"): {_one_line(exc)}; fix: use '
+                        "LocalCluster's keyword names"
+                    )
+                else:
+                    raise
                 raise ConfigError(msg) from exc
         self.client = Client(self.cluster)  # type: ignore[no-untyped-call]
 
