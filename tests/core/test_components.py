@@ -7,9 +7,9 @@ import importlib.util
 import pytest
 
 from pytams.core import MissingComponentError, load_config
-from pytams.core.runner import SerialRunner, make_runner
+from pytams.core.plugins import make_runner, make_store
+from pytams.core.runner import SerialRunner
 from pytams.core.store import MemoryStore
-from pytams.core.tams import make_store
 
 BASE = {
     "tams": {"ntrajectories": 5},
@@ -49,3 +49,35 @@ def test_installed_runner_is_found_by_entry_point() -> None:
     config = load_config({**BASE, "runner": {"type": "asyncio"}})
     runner = make_runner(config)
     assert type(runner).__module__.startswith("pytams.runners")
+
+
+def test_core_imports_none_of_the_other_packages() -> None:
+    """Core finds runners, stores and commands through entry points only."""
+    import re
+    from pathlib import Path
+
+    import pytams.core
+
+    pattern = re.compile(r"^\s*(from|import)\s+pytams\.(io|runners|models)\b", re.MULTILINE)
+    folder = Path(pytams.core.__file__).parent
+    offenders = [p.name for p in folder.glob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+
+
+def test_the_store_engine_and_the_path_agree() -> None:
+    from pytams.core import ConfigError
+    from pytams.core.plugins import store_engine
+
+    assert store_engine(load_config(BASE)) == "memory"
+    assert store_engine(load_config({**BASE, "database": {"path": "x"}})) == "netcdf"
+    with pytest.raises(ConfigError, match="engine = 'memory' keeps no files"):
+        load_config({**BASE, "database": {"path": "x", "engine": "memory"}})
+    with pytest.raises(ConfigError, match="engine = 'netcdf' needs a \\[database\\] path"):
+        load_config({**BASE, "database": {"engine": "netcdf"}})
+
+
+def test_an_unknown_runner_lists_the_known_ones() -> None:
+    from pytams.core import ConfigError
+
+    with pytest.raises(ConfigError, match=r"is not an installed plugin.*asyncio, dask, serial"):
+        load_config({**BASE, "runner": {"type": "slurmm"}})

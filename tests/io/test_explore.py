@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -132,3 +133,31 @@ def test_keys_of_trajectory_files(finished: Path) -> None:
     db = open_database(finished)
     assert TrajectoryKey(0) in db.stored_keys()
     assert db.has_trajectory(TrajectoryKey(0))
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ({}, "target_reached"),
+        ({"max_iterations": 7}, "max_iterations"),
+        ({"nsplititer": 5}, "max_kills"),  # pyTAMS key, stored as max_kills
+        ({"sampler": "montecarlo"}, "montecarlo"),
+    ],
+)
+def test_the_status_and_the_run_stop_by_the_same_rule(
+    tmp_path: Path, settings: dict[str, Any], reason: str
+) -> None:
+    """`run_status` decides with the run's own stop rule: it names the run's stop reason."""
+    result = TAMS(None, ou_config(tmp_path / "run.tams", **settings)).run()
+    assert result.stop_reason == reason
+    state = open_database(tmp_path / "run.tams").status().state
+    assert (
+        state
+        == "finished: "
+        + {
+            "target_reached": "target reached",
+            "max_iterations": "max iterations",
+            "max_kills": "max kills",
+            "montecarlo": "monte carlo",
+        }[reason]
+    )

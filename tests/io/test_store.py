@@ -181,7 +181,7 @@ def test_netcdf4_trajectory_files_without_a_sentinel_are_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Files of pytams-io 0.1 (format version 1, netCDF-4, no sentinel) stay readable."""
-    from pytams.io import store as store_module
+    from pytams.io import _trajectory_file as store_module
 
     def no_sentinel(ds: Any) -> tuple[Any, Any]:
         return ds.createVariable("unrelated", "i1", ()), np.int8(0)

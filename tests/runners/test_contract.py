@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from pytams.core import Database, RunnerError, SerialRunner, TAMSResult, load_config
-from pytams.core.runner import Runner, make_runner
+from pytams.core.plugins import make_runner
+from pytams.core.runner import Runner
 from pytams.core.segment import RunContext, SegmentTask
 from pytams.core.trajectory import TrajectoryKey
 from pytams.runners import AsyncioRunner, DaskRunner

@@ -257,7 +257,7 @@ class Database:
 
     def name(self) -> str:
         """The database's directory, or ``"in-memory"``."""
-        path = getattr(self.db.store, "path", None)
+        path = self.db.store.location
         return "in-memory" if path is None else str(path)
 
     def info(self) -> str:

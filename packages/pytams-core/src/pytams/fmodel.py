@@ -69,6 +69,12 @@ class ForwardModelBaseClass(ABC):
         self._noise = a_noise
 
     @final
+    def set_clock(self, step: int, time: float) -> None:
+        """Set the step count and time (the framework calls it before each step)."""
+        self._step = step
+        self._time = time
+
+    @final
     def clear(self) -> None:
         """Release the model's resources."""
         self._clear_model()

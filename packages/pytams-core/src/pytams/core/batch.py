@@ -17,13 +17,13 @@ this path is for) and stores NaN as the noise of a trajectory's first snapshot.
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
 
 from pytams.core.config import TrajectorySettings
+from pytams.core.ending import Ending
 from pytams.core.errors import ModelError
 from pytams.core.model import ForwardModel
 from pytams.core.rng import segment_generator
@@ -31,7 +31,6 @@ from pytams.core.segment import (
     RunContext,
     SegmentResult,
     SegmentTask,
-    horizon,
     replay,
     run_segment,
 )
@@ -160,18 +159,13 @@ class _Batch:
     def run(self) -> list[SegmentResult]:
         model, settings = self.model, self.settings
         batch = len(self.tasks)
-        target, step_size = settings.target_score, settings.step_size
-        variant = self.context.variant
-        end = horizon(settings, variant)
-        tolerance = 1e-9 * step_size
-        lower = -math.inf
-        if variant != "tams" and settings.min_score is not None:
-            lower = settings.min_score
+        target = settings.target_score
+        ending = Ending.of(settings, self.context.variant)
         x, t = self.x, self.t
         score = self._checked(model._score_batch(x, t), np.arange(batch), 0)
         ended = model._converged_batch(score, target)
         converged = ended.copy()
-        ended |= (end - t <= tolerance) | (score <= lower)
+        ended |= ending.ended_rows(t, score)
         last = np.where(ended, 0, -1)  # index in the history of each row's last snapshot
         history_x, history_t, history_s, history_n = [x.copy()], [t.copy()], [score], []
         block = np.empty(0)
@@ -182,13 +176,12 @@ class _Batch:
                 block = self._refill(active, block, batch)
             noise = block[:, j % NOISE_BLOCK]
             if active.size == batch:
-                x, t, score = self._step_all(x, t, noise, end, step_size)
+                x, t, score = self._step_all(x, t, noise, ending)
                 rows = active
             else:
                 rows = active
                 x, t, score = x.copy(), t.copy(), score.copy()
-                remaining = end - t[rows]
-                dt = np.where(remaining > step_size, step_size, remaining)
+                dt = ending.steps(t[rows])
                 x[rows] = model._advance_batch(x[rows], t[rows], dt, noise[rows])
                 t[rows] = t[rows] + dt
                 score[rows] = model._score_batch(x[rows], t[rows])
@@ -196,7 +189,7 @@ class _Batch:
             self._checked(score[rows], rows, j)
             done = model._converged_batch(score[rows], target)
             converged[rows] = done
-            done = done | (end - t[rows] <= tolerance) | (score[rows] <= lower)
+            done = done | ending.ended_rows(t[rows], score[rows])
             history_x.append(x)
             history_t.append(t)
             history_s.append(score)
@@ -208,11 +201,10 @@ class _Batch:
         return self._results(history_x, history_t, history_s, history_n, last, converged)
 
     def _step_all(
-        self, x: np.ndarray, t: np.ndarray, noise: np.ndarray, end: float, step_size: float
+        self, x: np.ndarray, t: np.ndarray, noise: np.ndarray, ending: Ending
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One step of every row (the fast path: no gather or scatter)."""
-        remaining = end - t
-        dt = np.where(remaining > step_size, step_size, remaining)
+        dt = ending.steps(t)
         x = self.model._advance_batch(x, t, dt, noise)
         t = t + dt
         return x, t, self.model._score_batch(x, t)

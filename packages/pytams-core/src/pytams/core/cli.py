@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from pytams.core import __version__
+from pytams.core import __version__, plugins
 from pytams.core.config import load_config
 from pytams.core.errors import MissingComponentError, TAMSError
 from pytams.core.logs import configure_logging
@@ -84,29 +84,26 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="override [tams] seed")
 
 
-# commands other packages provide, and the package to install for each
-PLUGIN_COMMANDS = {"inspect": "pytams-io", "plot": "pytams-io[plot]"}
-
-
 def _add_plugin_commands(commands: Any) -> None:
     """Commands from the entry-point group ``pytams.commands``: ``register(subparsers)``.
 
-    A known command whose package is missing still parses, and says what to install.
+    A well-known command whose package is missing still parses, and says what to install.
     """
-    for entry in entry_points(group="pytams.commands"):
+    for entry in entry_points(group=plugins.COMMANDS):
         entry.load()(commands)
-    for name, package in PLUGIN_COMMANDS.items():
+    for name in plugins.known(plugins.COMMANDS):
         if name not in commands.choices:
+            package = plugins.PROVIDED_BY[plugins.COMMANDS, name]
             stub = commands.add_parser(name, help=f"(needs {package})")
             stub.add_argument("args", nargs=argparse.REMAINDER)
-            stub.set_defaults(handler=_missing(name, package))
+            stub.set_defaults(handler=_missing(name))
 
 
-def _missing(name: str, package: str) -> Any:
+def _missing(name: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
         del args
-        msg = f"'pytams {name}' needs {package}: pip install '{package}'"
-        raise MissingComponentError(msg)
+        message = plugins.missing_message(plugins.COMMANDS, name, f"'pytams {name}'")
+        raise MissingComponentError(message)
 
     return handler
 

@@ -43,7 +43,7 @@ class PyTAMSModel(ForwardModel[Any, Any]):
         if self._branched:
             inner.post_trajectory_branching_hook(self.step, self.time)
             self._branched = False
-        inner._step, inner._time = self.step, self.time
+        inner.set_clock(self.step, self.time)
         inner.set_noise(noise)
         return inner.advance(dt, (self.step + 1) % self.store_state_every == 0)
 

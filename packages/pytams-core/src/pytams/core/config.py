@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pytams.core import plugins
 from pytams.core.errors import ConfigError, TAMSWarning
 
 if sys.version_info >= (3, 11):
@@ -29,7 +30,6 @@ else:  # pragma: no cover
 _logger = logging.getLogger(__name__)
 
 Check = Callable[[Any], str | None]
-KNOWN_RUNNERS = ("serial", "asyncio", "dask")
 VARIANTS = ("tams", "ams", "hybrid")
 SAMPLERS = ("tams", "montecarlo")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -61,6 +61,19 @@ def _positive(v: float) -> str | None:
 
 def _one_of(choices: Sequence[str]) -> Check:
     return lambda v: None if v in choices else f"must be one of {', '.join(map(repr, choices))}"
+
+
+def _registered(group: str) -> Check:
+    """A check that the value names a plugin of ``group`` (installed or well known)."""
+
+    def check(value: str) -> str | None:
+        names = plugins.known(group)
+        if value in names:
+            return None
+        hint = _did_you_mean(value, set(names))
+        return f"is not an installed plugin{hint}; the known ones are {', '.join(names)}"
+
+    return check
 
 
 def _seed(v: int) -> str | None:
@@ -226,9 +239,10 @@ class RunnerSettings:
     """The ``[runner]`` table: where trajectory tasks run."""
 
     type: str = _key(
-        "serial (embedded), asyncio or dask (pytams-runners).",
+        "serial (embedded), asyncio or dask (pytams-runners), or any runner an installed "
+        "package registers in the entry-point group pytams.runners.",
         kind=str,
-        check=_one_of(KNOWN_RUNNERS),
+        check=_registered(plugins.RUNNERS),
         fix='type = "serial"',
         default="serial",
     )
@@ -256,6 +270,15 @@ class DatabaseSettings:
         "A directory for a persistent netCDF database (pytams-io). Absent: in memory.",
         kind=str,
         fix='e.g. path = "run.tams"',
+        default=None,
+    )
+    engine: str | None = _key(
+        "The store: netcdf (pytams-io; the default with a path), memory (the default without "
+        "one), or any store an installed package registers in the entry-point group "
+        "pytams.stores.",
+        kind=str,
+        check=_registered(plugins.STORES),
+        fix='engine = "netcdf"',
         default=None,
     )
     resume: bool = _key(
@@ -367,6 +390,24 @@ class Config:
                 "set [trajectory] min_score to the score of the start set",
             )
         database = self.database
+        if database.engine == "memory" and database.path is not None:
+            raise _error(
+                self.source,
+                "database",
+                "engine",
+                "memory",
+                "keeps no files, but [database] path is given",
+                "remove path (in memory) or engine (netcdf at path)",
+            )
+        if database.engine not in (None, "memory") and database.path is None:
+            raise _error(
+                self.source,
+                "database",
+                "engine",
+                database.engine,
+                "needs a [database] path",
+                'add path = "run.tams"',
+            )
         if database.restart and (database.resume or database.overwrite):
             chosen = "resume" if database.resume else "overwrite"
             raise _error(
@@ -411,8 +452,8 @@ class Config:
                 for f in fields(settings)
                 if getattr(settings, f.name) is not None
             }
-        out["dask"] = _plain(self.dask)
-        out["model"] = _plain(self.model)
+        out["dask"] = plain(self.dask)
+        out["model"] = plain(self.model)
         return out
 
 
@@ -702,9 +743,12 @@ def _did_you_mean(word: str, choices: set[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Plain, picklable values from read-only tables: mappings as dicts, lists copied."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
     return value
 
 

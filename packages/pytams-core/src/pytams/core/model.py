@@ -157,8 +157,13 @@ class ForwardModel(ABC, Generic[State, Noise]):
     def restore(self, state: State, *, time: float, step: int) -> None:
         """Make ``state`` the current state at ``time`` after ``step`` steps."""
         self._set_state(state)
-        self._time = float(time)
-        self._step = int(step)
+        self.set_clock(float(time), int(step))
+
+    @final
+    def set_clock(self, time: float, step: int) -> None:
+        """Set the model time and step count (the framework's stepping loop calls it)."""
+        self._time = time
+        self._step = step
 
     @final
     def score(self) -> float:

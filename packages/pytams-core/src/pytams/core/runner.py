@@ -1,35 +1,34 @@
 """Runners execute trajectory tasks: the `Runner` protocol, `SerialRunner`, and discovery.
 
-Runners from other packages register in the entry-point group ``pytams.runners`` under the
-name used in ``[runner] type``; each is built as ``RunnerClass(config)``.
+Runners register in the entry-point group ``pytams.runners`` (see `pytams.core.plugins`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from importlib.metadata import entry_points
 from types import TracebackType
 from typing import Protocol, TypeVar, runtime_checkable
 
 from pytams.core.batch import is_batched, run_batch
 from pytams.core.config import Config
-from pytams.core.errors import MissingComponentError, ModelError
+from pytams.core.errors import ModelError
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
 
 _logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-PROVIDERS = {"asyncio": "pytams-runners", "dask": "pytams-runners"}
-
 
 @runtime_checkable
 class Runner(Protocol):
     """Executes tasks; one runner (one cluster) lives for a whole run.
 
-    ``run`` yields results as tasks complete, in any order. Closing the iterator early (the
-    walltime, Ctrl-C) cancels the tasks not yet finished.
+    ``run`` yields results as tasks complete, in any order. When it is a generator (a
+    generator function), the framework closes it when it stops early (the walltime, Ctrl-C):
+    its ``finally`` cancels the tasks not yet finished. A runner
+    needs nothing beyond `pytams.core`'s exports: `RunContext`, `SegmentTask`,
+    `SegmentResult` and `run_unit` (one task, or a batch of a batched model).
     """
 
     def __enter__(self) -> Runner: ...
@@ -88,25 +87,3 @@ class SerialRunner:
                     "retrying (attempt %d of %d): %s", attempt + 2, self.retries + 1, exc
                 )
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def make_runner(config: Config) -> Runner:
-    """Build the runner named by ``[runner] type``.
-
-    Raises:
-        MissingComponentError: When the package providing that runner is not installed.
-    """
-    name = config.runner.type
-    if name == "serial":
-        return SerialRunner(config)
-    found = entry_points(group="pytams.runners", name=name)
-    if not found:
-        package = PROVIDERS.get(name, "the package that provides it")
-        msg = (
-            f"[runner] type = {name!r} needs {package}: pip install {package} "
-            '(or use type = "serial")'
-        )
-        raise MissingComponentError(msg)
-    runner_class = next(iter(found)).load()
-    runner: Runner = runner_class(config)
-    return runner

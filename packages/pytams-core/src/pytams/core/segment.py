@@ -8,7 +8,6 @@ before the branching point and the noise to replay from there.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,20 +17,14 @@ import numpy as np
 
 from pytams.core.compat import model_factory
 from pytams.core.config import TrajectorySettings
+from pytams.core.ending import Ending
 from pytams.core.errors import ModelError
 from pytams.core.loading import ModelSpec
 from pytams.core.model import ForwardModel
 from pytams.core.rng import segment_generator, segment_model_id
 from pytams.core.snapshot import Snapshot
 from pytams.core.trajectory import Trajectory, TrajectoryKey, join
-
-WORKDIR_DIR = "trajectories"
-WORKDIR_PATTERN = re.compile(r"^traj\d{6,}_\d{4,}$")
-
-
-def workdir_name(key: TrajectoryKey) -> str:
-    """The working directory of a segment, as pyTAMS names it: ``trajSSSSSS_GGGG``."""
-    return f"traj{key.slot:06d}_{key.generation:04d}"
+from pytams.core.workspace import WORKDIR_DIR, workdir_name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,19 +148,13 @@ def run_segment(context: RunContext, task: SegmentTask) -> SegmentResult:
     return result
 
 
-def horizon(settings: TrajectorySettings, variant: str) -> float:
-    """The time at which trajectories end: T, or never for the ams variant."""
-    return math.inf if variant == "ams" else settings.end_time
-
-
 def replay(
     model: ForwardModel[Any, Any], task: SegmentTask, settings: TrajectorySettings, variant: str
 ) -> None:
     """Re-run the parent's steps from its stored state to the branching point."""
-    end, step_size = horizon(settings, variant), settings.step_size
+    ending = Ending.of(settings, variant)
     for noise in task.replay:
-        time = model.time
-        model.advance(step_size if end - time > step_size else end - time, noise)
+        model.advance(ending.step(model.time), noise)
     if task.replay and task.branch_score is not None:
         score = model.score()
         if score != task.branch_score:
@@ -198,12 +185,9 @@ def _advance_to_end(
     The hot path of the framework: it calls the model's hooks directly (with the checks of
     the public methods inlined) and appends to the result's columns through local names.
     """
-    target, every, step_size = settings.target_score, settings.store_state_every, settings.step_size
-    end = horizon(settings, variant)
-    tolerance = 1e-9 * settings.step_size
-    lower = -math.inf
-    if variant != "tams" and settings.min_score is not None:
-        lower = settings.min_score
+    target, every = settings.target_score, settings.store_state_every
+    ending = Ending.of(settings, variant)
+    ended, step_from, set_clock = ending.ended, ending.step, model.set_clock
     make_noise, advance, get_score, get_state = (
         model._make_noise,
         model._advance,
@@ -216,8 +200,8 @@ def _advance_to_end(
     score = scores[-1] if scores else model.score()
     converged = model.is_converged(score, target)
     time, step = model.time, model.step
-    while not converged and end - time > tolerance and score > lower:
-        dt = step_size if end - time > step_size else end - time
+    while not converged and not ended(time, score):
+        dt = step_from(time)
         noise = make_noise(rng)
         taken = advance(dt, noise)
         if not 0.0 < taken <= dt * (1.0 + 1e-12):
@@ -225,7 +209,7 @@ def _advance_to_end(
             model.advance(dt, noise)  # raises the public method's error
         time += taken
         step += 1
-        model._time, model._step = time, step
+        set_clock(time, step)
         score = float(get_score())
         if not isfinite(score):
             model.score()  # raises the public method's error

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pytams.core.trajectory import Trajectory, TrajectoryKey
@@ -77,6 +78,13 @@ class Store(Protocol):
     def clear(self) -> None:
         """Delete everything (only on an explicit overwrite)."""
 
+    def flush(self) -> None:
+        """Wait until everything written is durable (a store that writes in the background)."""
+
+    @property
+    def location(self) -> Path | None:
+        """The database directory, or None for a store that keeps no files."""
+
 
 class MemoryStore:
     """A `Store` in memory: the reference implementation, and the default."""
@@ -128,6 +136,14 @@ class MemoryStore:
     def read_ensemble(self) -> list[TrajectoryKey] | None:
         """See `Store`."""
         return None if self._ensemble is None else list(self._ensemble)
+
+    def flush(self) -> None:
+        """See `Store`: nothing to wait for."""
+
+    @property
+    def location(self) -> Path | None:
+        """See `Store`: None (in memory)."""
+        return None
 
     def clear(self) -> None:
         """See `Store`."""

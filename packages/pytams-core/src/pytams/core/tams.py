@@ -13,49 +13,31 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields
-from importlib.metadata import entry_points
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytams.core.config import SECTIONS, Config, load_config
+from pytams.core.config import Config, load_config, plain
 from pytams.core.curve import RunHistory
 from pytams.core.database import Database
-from pytams.core.errors import ConfigError, MissingComponentError, StorageError
+from pytams.core.errors import ConfigError
 from pytams.core.estimator import ancestors, genealogy_interval, wilson_interval
 from pytams.core.loading import ModelSpec, load_model_class
+from pytams.core.opening import move_aside, open_run
+from pytams.core.plugins import make_runner, make_store
 from pytams.core.result import TAMSResult
 from pytams.core.rng import new_seed, selection_generator
-from pytams.core.runner import Runner, make_runner
+from pytams.core.runner import Runner
 from pytams.core.segment import RunContext, SegmentTask
-from pytams.core.store import IterationRecord, MemoryStore, Store
+from pytams.core.selection import select
+from pytams.core.stop import StopReason, stop_before_iteration
+from pytams.core.store import IterationRecord, Store
 from pytams.core.trajectory import Trajectory, TrajectoryKey
+from pytams.core.workspace import ScratchDirectory, run_directory
 
 _logger = logging.getLogger(__name__)
-
-# keys that may change when a run resumes; every other key must match the stored run
-RESUMABLE_CHANGES = {
-    ("tams", "max_iterations"),
-    ("tams", "walltime"),
-    ("tams", "max_kills"),
-    ("tams", "loglevel"),
-    ("tams", "diagnostic_levels"),
-    ("tams", "logfile"),
-    ("tams", "init_ensemble_only"),
-    ("runner", "type"),
-    ("runner", "workers"),
-    ("runner", "retries"),
-    ("database", "resume"),
-    ("database", "overwrite"),
-    ("database", "restart"),
-    ("database", "path"),
-}
-# tables that may change as a whole: [dask] only says where the tasks run (like [runner])
-RESUMABLE_SECTIONS = {"dask"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,29 +55,6 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def make_store(config: Config, repeat: int) -> Store:
-    """The store named by ``[database] path``: memory when absent, else pytams-io's netCDF store.
-
-    Raises:
-        MissingComponentError: When a path is given and pytams-io is not installed.
-    """
-    if config.database.path is None:
-        return MemoryStore()
-    found = entry_points(group="pytams.stores", name="netcdf")
-    if not found:
-        msg = (
-            "[database] path needs the netCDF store of pytams-io: pip install pytams-io "
-            "(or remove [database] path to keep the run in memory)"
-        )
-        raise MissingComponentError(msg)
-    store_class = next(iter(found)).load()
-    path = Path(config.database.path)
-    if config.tams.repeats > 1:
-        path = path / f"repeat-{repeat:04d}"
-    store: Store = store_class(path)
-    return store
 
 
 class TAMS:
@@ -134,16 +93,14 @@ class TAMS:
         seed = self.config.tams.seed if self.config.tams.seed is not None else new_seed()
         runner = self._runner if self._runner is not None else make_runner(self.config)
         if self.config.database.restart and self._store is None:
-            _move_aside(self.config.database.path)
-        with runner, _ScratchDirectory() as scratch:
+            move_aside(self.config.database.path)
+        with runner, ScratchDirectory() as scratch:
             results = []
             for repeat in range(self.config.tams.repeats):
                 store = self._store if self._store is not None else make_store(self.config, repeat)
-                run_dir = _run_directory(store, scratch, repeat)
+                run_dir = run_directory(store, scratch, repeat)
                 one = _Run(self, runner, Database(store), seed, repeat, run_dir).execute()
-                flush = getattr(store, "flush", None)  # a store that writes in the background
-                if flush is not None:
-                    flush()
+                store.flush()
                 results.append(one)
                 if not one.complete:
                     break
@@ -197,8 +154,8 @@ class _Run:
         self.seed = self._open(seed, tams.model)
         self.context = RunContext(
             model=tams.model,
-            model_params=_plain(config.model),
-            tables=_plain(config.tables),
+            model_params=plain(config.model),
+            tables=plain(config.tables),
             trajectory=config.trajectory,
             seed=self.seed,
             repeat=repeat,
@@ -208,91 +165,57 @@ class _Run:
 
     def _open(self, seed: int, model: ModelSpec) -> int:
         """Start a new database or check that the stored run may be resumed; return the seed."""
-        metadata = self.db.metadata
         wanted = {
             "config": self.config.to_dict(),
             "seed": seed,
             "repeat": self.repeat,
             "model": model.name,
         }
-        if metadata is None:
-            self.db.start(wanted)
-            return seed
-        located = getattr(self.db.store, "path", None) or self.config.database.path
-        where = located or "(in memory)"
-        resume = self.config.database.resume
-        if self.config.pytams_input and not resume and not self.config.database.overwrite:
-            _logger.warning(
-                "resuming the run in the database %s (a pyTAMS input file: pyTAMS loads an "
-                "existing database; [database] restart = true starts afresh)",
-                where,
-            )
-            resume = True
-        if not resume:
-            if not self.config.database.overwrite:
-                msg = (
-                    f"the database {where} already holds "
-                    "a run: resume it (--resume, [database] resume = true) or replace it "
-                    "(--overwrite, [database] overwrite = true)"
-                )
-                raise StorageError(msg)
-            self.db.store.clear()
-            self.db = Database(self.db.store)
-            self.db.start(wanted)
-            return seed
-        try:
-            _check_resumable(metadata, wanted, self.config.tams.seed is not None)
-        except (ConfigError, StorageError) as exc:
-            if located is None:
-                raise
-            raise type(exc)(f"{located}: {exc}") from None  # name the database
-        return int(metadata["seed"])
+        self.db, seed = open_run(self.db, self.config, wanted)
+        return seed
 
     # ------------------------------------------------------------------ the algorithm
     def execute(self) -> TAMSResult:
         if self.db.ensemble is None and not self._initial_ensemble():
-            return self._result("walltime")
+            return self._result(StopReason.WALLTIME)
         if self.config.tams.sampler == "montecarlo":
-            return self._result("montecarlo")
-        ensemble = self.db.ensemble
-        assert ensemble is not None
-        if not self.db.iterations and all(t.converged for t in ensemble):
-            return self._result("all_converged")
+            return self._result(StopReason.MONTECARLO)
         pending = self.db.pending
         if pending is not None and not self._run_clones(pending):
-            return self._result("walltime")
+            return self._result(StopReason.WALLTIME)
+        settings = self.config.tams
         while True:
             ensemble = self.db.ensemble
             assert ensemble is not None
             iteration = len(self.db.iterations)
-            cap = self.config.tams.max_iterations
-            if cap is not None and iteration >= cap:
-                return self._result("max_iterations")
-            max_kills = self.config.tams.max_kills
-            if max_kills is not None and self._kills() >= max_kills:
-                return self._result("max_kills")
-            if self._out_of_time():
-                return self._result("walltime")
             maxima = [self._max_score(t) for t in ensemble]
-            level = sorted(maxima)[self.k - 1]
-            if level >= self.target:
-                return self._result("target_reached")
-            killed = [slot for slot, q in enumerate(maxima) if q <= level]
-            survivors = [slot for slot, q in enumerate(maxima) if q > level]
-            if not survivors:
-                return self._result("extinction", level=level)
             rng = selection_generator(self.seed, self.repeat, iteration)
-            parents = [survivors[int(rng.integers(len(survivors)))] for _ in killed]
+            selection = select(maxima, self.k, rng)
+            reason = stop_before_iteration(
+                iterations=iteration,
+                all_converged=all(t.converged for t in ensemble),
+                max_iterations=settings.max_iterations,
+                kills=self._kills(),
+                max_kills=settings.max_kills,
+                out_of_time=self._out_of_time(),
+                level=selection.level,
+                highest=max(maxima),
+                target=self.target,
+            )
+            if reason is StopReason.EXTINCTION:
+                return self._result(reason, level=selection.level)
+            if reason is not None:
+                return self._result(reason)
             record = IterationRecord(
                 index=iteration,
-                level=level,
-                killed=tuple(ensemble[slot].key for slot in killed),
-                parents=tuple(ensemble[slot].key for slot in parents),
-                weight=self.db.weight * (1.0 - len(killed) / self.n),
+                level=selection.level,
+                killed=tuple(ensemble[slot].key for slot in selection.killed),
+                parents=tuple(ensemble[slot].key for slot in selection.parents),
+                weight=self.db.weight * (1.0 - len(selection.killed) / self.n),
             )
             self.db.append_iteration(record)
             if not self._run_clones(record):
-                return self._result("walltime")
+                return self._result(StopReason.WALLTIME)
 
     def _initial_ensemble(self) -> bool:
         """Run the missing initial trajectories; False if the walltime stopped it."""
@@ -347,9 +270,8 @@ class _Run:
                 if self._out_of_time():
                     return
         finally:
-            close = getattr(results, "close", None)
-            if close is not None:
-                close()
+            if isinstance(results, Generator):  # a generator cancels its pending tasks
+                results.close()
 
     # ------------------------------------------------------------------ bookkeeping
     def _max_score(self, trajectory: Trajectory) -> float:
@@ -383,15 +305,15 @@ class _Run:
             )
         )
 
-    def _result(self, reason: str, level: float | None = None) -> TAMSResult:
+    def _result(self, reason: StopReason, level: float | None = None) -> TAMSResult:
         iterations = self.db.iterations
         ensemble = self.db.ensemble or []
         converged = sum(t.converged for t in ensemble)
-        if reason == "walltime":
+        if reason is StopReason.WALLTIME:
             probability = std_error = low = high = float("nan")
-        elif reason == "extinction":
+        elif reason is StopReason.EXTINCTION:
             probability = std_error = low = high = 0.0
-        elif reason == "montecarlo":
+        elif reason is StopReason.MONTECARLO:
             probability, std_error, low, high = wilson_interval(converged, self.n)
         else:
             final = [(t.key, t.converged) for t in ensemble]
@@ -408,7 +330,7 @@ class _Run:
             probability,
             len(iterations),
         )
-        if reason != "walltime" and self.config.tams.diagnostic_levels:
+        if reason.complete and self.config.tams.diagnostic_levels:
             self._record_diagnostics(self.config.tams.diagnostic_levels)
         return TAMSResult(
             database=self.db,
@@ -444,55 +366,6 @@ class _Run:
         self.db.store.write_metadata(metadata)
 
 
-class _ScratchDirectory:
-    """A temporary directory made on first use and removed at exit (in-memory runs' workdirs)."""
-
-    def __init__(self) -> None:
-        self._path: Path | None = None
-
-    def __enter__(self) -> _ScratchDirectory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._path is not None:
-            shutil.rmtree(self._path, ignore_errors=True)
-            self._path = None
-
-    @property
-    def path(self) -> Path:
-        """The directory (created now if it does not exist yet)."""
-        if self._path is None:
-            self._path = Path(tempfile.mkdtemp(prefix="pytams-run-"))
-        return self._path
-
-
-def _run_directory(store: Store, scratch: _ScratchDirectory, repeat: int) -> Path:
-    """Where a repeat's segments work: its database directory, or a temporary one."""
-    location = getattr(store, "path", None)
-    if location is not None:
-        return Path(location).absolute()
-    return scratch.path / f"repeat-{repeat:04d}"
-
-
-def _move_aside(path: str | None) -> None:
-    """``[database] restart``: rename an existing database to ``path_NNNNNN`` (as pyTAMS)."""
-    if path is None or not Path(path).exists():
-        return
-    source = Path(path)
-    number = 1
-    while (target := source.with_name(f"{source.name}_{number:06d}")).exists():
-        number += 1
-    source.rename(target)
-    _logger.warning("[database] restart: moved the existing database %s to %s", source, target)
-
-
-def _plain(value: Any) -> Any:
-    """Plain (picklable) dictionaries from read-only mappings."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
-
-
 def _clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> SegmentTask:
     """The task of the clone ``key`` of ``parent`` at ``level``."""
     branch = parent.first_above(level)
@@ -506,52 +379,3 @@ def _clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> Segment
         replay=tuple(parent.noises[start + 1 : branch + 1]),
         branch_score=parent.scores[branch],
     )
-
-
-def _check_resumable(
-    stored: Mapping[str, Any], wanted: Mapping[str, Any], seed_given: bool
-) -> None:
-    """Refuse to resume with a change that would change the result."""
-    if stored.get("model") != wanted["model"]:
-        msg = (
-            f"cannot resume: the database holds a run of model {stored.get('model')!r}, not "
-            f"{wanted['model']!r}; resume with the same model or start a new database"
-        )
-        raise StorageError(msg)
-    if seed_given and stored.get("seed") != wanted["seed"]:
-        msg = (
-            f"cannot resume: the database's seed is {stored.get('seed')}, not "
-            f"{wanted['seed']}; drop --seed / [tams] seed to resume with the stored one"
-        )
-        raise ConfigError(msg)
-    old, new = stored.get("config", {}), wanted["config"]
-    for section in sorted(set(old) | set(new)):
-        old_table, new_table = old.get(section, {}), new.get(section, {})
-        if section in RESUMABLE_SECTIONS:
-            continue
-        if not isinstance(old_table, dict) or not isinstance(new_table, dict):
-            continue
-        for key in sorted(set(old_table) | set(new_table)):
-            if (section, key) in RESUMABLE_CHANGES or (section, key) == ("tams", "seed"):
-                continue
-            if key not in old_table and _is_default(section, key, new_table[key]):
-                continue  # a key added after the stored run was made, at its default
-            if old_table.get(key) != new_table.get(key):
-                msg = (
-                    f"cannot resume: [{section}] {key} was {old_table.get(key)!r} in the "
-                    f"stored run and is {new_table.get(key)!r} now, which would change the "
-                    "result; restore it (only max_iterations, walltime and the runner may "
-                    "change) or start a new database"
-                )
-                raise ConfigError(msg)
-
-
-def _is_default(section: str, key: str, value: Any) -> bool:
-    """Whether ``value`` is the default of ``[section] key``."""
-    settings = SECTIONS.get(section)
-    if settings is None:
-        return False
-    for fld in fields(settings):
-        if fld.name == key:
-            return fld.default is not MISSING and fld.default == value
-    return False

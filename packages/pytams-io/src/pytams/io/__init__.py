@@ -5,10 +5,10 @@ through the entry-point group ``pytams.stores``); explore it with `open_database
 """
 
 from pytams.io.explore import ExploredDatabase, RunStatus, open_database, run_status, to_xarray
-from pytams.io.store import FORMAT_VERSION, NetCDFStore
+from pytams.io.store import FILE_FORMAT_VERSION, NetCDFStore
 
 __all__ = [
-    "FORMAT_VERSION",
+    "FILE_FORMAT_VERSION",
     "ExploredDatabase",
     "NetCDFStore",
     "RunStatus",

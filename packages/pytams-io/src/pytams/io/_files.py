@@ -66,22 +66,6 @@ def is_stale_temp(path: Path) -> bool:
     return False
 
 
-def write_atomically(target: Path, fill: Callable[[Any], None]) -> None:
-    """Create ``target`` as a netCDF-4 file filled by ``fill(dataset)``, atomically, now.
-
-    The data goes to a temporary file in the same directory, which is closed, fsync'ed and
-    renamed over ``target``; the directory is fsync'ed last. A crash at any instant leaves
-    either the old file or the new one (and possibly a stray temporary file).
-    """
-    tmp = write_temporary(target, fill)
-    try:
-        commit(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def write_temporary(target: Path, fill: Callable[[Any], None], fmt: str = "NETCDF4") -> Path:
     """Write a complete (closed) temporary netCDF file next to ``target``; return its path.
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from pytams.core.database import Database
 from pytams.core.errors import StorageError
+from pytams.core.stop import StopReason, stop_before_iteration
 from pytams.core.trajectory import Trajectory
 from pytams.io.store import MAIN_FILE, NetCDFStore
 
@@ -102,6 +103,16 @@ class RunStatus:
     wall_time: float | None
 
 
+_FINISHED = {
+    StopReason.ALL_CONVERGED: "all converged",
+    StopReason.TARGET_REACHED: "target reached",
+    StopReason.EXTINCTION: "extinction",
+    StopReason.MAX_ITERATIONS: "max iterations",
+    StopReason.MAX_KILLS: "max kills",
+    StopReason.MONTECARLO: "monte carlo",
+}
+
+
 def run_status(database: Database) -> RunStatus:
     """The `RunStatus` of any database."""
     metadata = database.metadata or {}
@@ -124,20 +135,23 @@ def run_status(database: Database) -> RunStatus:
         state = "initial ensemble"
     elif pending:
         state = "iterating"
+    elif tams.get("sampler") == "montecarlo":
+        state = f"finished: {_FINISHED[StopReason.MONTECARLO]}"
     else:
         maxima = sorted(t.max_score for t in ensemble)
-        level = maxima[k - 1] if len(maxima) >= k else math.nan
-        cap = tams.get("max_iterations")
-        if not iterations and converged == len(ensemble):
-            state = "finished: all converged"
-        elif level >= target:
-            state = "finished: target reached"
-        elif level == maxima[-1]:
-            state = "finished: extinction"
-        elif cap is not None and len(iterations) >= int(cap):
-            state = "finished: max iterations"
-        else:
-            state = "iterating"
+        cap, max_kills = tams.get("max_iterations"), tams.get("max_kills")
+        reason = stop_before_iteration(
+            iterations=len(iterations),
+            all_converged=converged == len(ensemble),
+            max_iterations=None if cap is None else int(cap),
+            kills=sum(len(record.killed) for record in iterations),
+            max_kills=None if max_kills is None else int(max_kills),
+            out_of_time=False,
+            level=maxima[k - 1] if len(maxima) >= k else math.nan,
+            highest=maxima[-1],
+            target=target,
+        )
+        state = "iterating" if reason is None else f"finished: {_FINISHED[reason]}"
     wall_time = None
     if isinstance(store, NetCDFStore) and store.created is not None and store.updated:
         from datetime import datetime

@@ -1,0 +1,93 @@
+"""One trajectory's file, ``trajectories/<slot>-<generation>.nc``: time, score, noise, state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pytams.core.trajectory import Trajectory, TrajectoryKey
+from pytams.io import _cdf5 as cdf5
+from pytams.io._columns import PathRoots, Writes, define_column, holds_text, read_column, write_data
+from pytams.io._layout import FILE_FORMAT_VERSION
+from pytams.io._sentinel import check_end
+from pytams.io._sentinel import define_end as _define_end  # a module attribute tests replace
+
+# CDF-5 (built in memory: a fraction of a millisecond), except for trajectories with states
+# (or noises) that are strings or paths: variables of strings need netCDF-4
+FAST_FORMAT = cdf5.DATA_MODEL
+TEXT_FORMAT = "NETCDF4"
+
+
+def trajectory_format(trajectory: Trajectory) -> str:
+    """The netCDF format of a trajectory's file."""
+    text = holds_text(trajectory.states) or holds_text(trajectory.noises)
+    return TEXT_FORMAT if text else FAST_FORMAT
+
+
+def fill_trajectory_file(ds: Any, trajectory: Trajectory, roots: PathRoots) -> None:
+    """Define and write a trajectory in a new dataset (netCDF4 or `pytams.io._cdf5`)."""
+    n = len(trajectory)
+    ds.setncatts(
+        {
+            "Conventions": "CF-1.10",
+            "title": f"pytams trajectory {trajectory.key}",
+            "pytams_format": "pytams-trajectory",
+            "pytams_format_version": np.int32(FILE_FORMAT_VERSION),
+            "pytams_key": str(trajectory.key),
+            "pytams_parent": "" if trajectory.parent is None else str(trajectory.parent),
+            "pytams_branch_index": np.int64(
+                -1 if trajectory.branch_index is None else trajectory.branch_index
+            ),
+            "pytams_converged": np.int8(trajectory.converged),
+            "pytams_model_steps": np.int64(trajectory.model_steps),
+        }
+    )
+    ds.createDimension("time", n)
+    times = ds.createVariable("time", "f8", ("time",), fill_value=False)
+    times.setncatts(
+        {"standard_name": "time", "long_name": "model time of each snapshot", "units": "1",
+         "axis": "T"}
+    )  # fmt: skip
+    scores = ds.createVariable("score", "f8", ("time",), fill_value=False)
+    scores.setncatts({"long_name": "score function xi(t, x) at each snapshot", "units": "1"})
+    writes: Writes = [
+        (times, np.asarray(trajectory.times, dtype=np.float64)),
+        (scores, np.asarray(trajectory.scores, dtype=np.float64)),
+    ]
+    writes += define_column(
+        ds, "noise", trajectory.noises, None, "noise of the step that led to each snapshot"
+    )
+    writes += define_column(
+        ds, "state", trajectory.states, roots, "model state at the snapshots where it is stored"
+    )
+    writes.append(_define_end(ds))
+    write_data(writes)
+
+
+def read_trajectory_file(ds: Any, roots: PathRoots) -> Trajectory:
+    """The trajectory in an open file.
+
+    Raises:
+        ValueError: When the file is truncated or its columns disagree.
+    """
+    check_end(ds)
+    n = len(ds.dimensions["time"])
+    times = ds.variables["time"][:]
+    scores = ds.variables["score"][:]
+    if len(times) != n or len(scores) != n:
+        msg = f"time and score hold {len(times)} and {len(scores)} values for {n} snapshots"
+        raise ValueError(msg)
+    parent = str(ds.pytams_parent)
+    branch = int(ds.pytams_branch_index)
+    return Trajectory(
+        key=TrajectoryKey.parse(str(ds.pytams_key)),
+        parent=TrajectoryKey.parse(parent) if parent else None,
+        branch_index=None if branch < 0 else branch,
+        times=times.tolist(),
+        scores=scores.tolist(),
+        noises=read_column(ds, "noise", n, None),
+        states=read_column(ds, "state", n, roots),
+        converged=bool(ds.pytams_converged),
+        model_steps=int(ds.pytams_model_steps),
+    )
