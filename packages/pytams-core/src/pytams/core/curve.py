@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 
 from pytams.core.database import Database
 from pytams.core.errors import StorageError
+from pytams.core.estimator import Z95, genealogy_std_error
 from pytams.core.store import IterationRecord
 from pytams.core.trajectory import Trajectory, TrajectoryKey
 
@@ -72,7 +73,7 @@ class ExceedanceCurve(NamedTuple):
         with np.errstate(divide="ignore"):
             return np.asarray(-horizon / np.log1p(-self.probability), dtype=np.float64)
 
-    def interval(self, z: float = 1.959963984540054) -> FloatArray:
+    def interval(self, z: float = Z95) -> FloatArray:
         """The 95% interval of p(a), normal on the log scale as the run's own interval.
 
         p exp(-/+ z std_error / p) (capped at 1): shape (2, levels), low then high; (0, 0)
@@ -85,21 +86,13 @@ class ExceedanceCurve(NamedTuple):
         high = np.minimum(1.0, p * np.exp(z * relative))
         return np.asarray(np.vstack([low, high]), dtype=np.float64)
 
-    def return_time_band(self, horizon: float, z: float = 1.959963984540054) -> FloatArray:
+    def return_time_band(self, horizon: float, z: float = Z95) -> FloatArray:
         """The return times of the ends of `interval`: shape (2, levels), low then high."""
         low_p, high_p = self.interval(z)
         with np.errstate(divide="ignore"):
             low = -horizon / np.log1p(-high_p)
             high = -horizon / np.log1p(-low_p)
         return np.asarray(np.vstack([low, high]), dtype=np.float64)
-
-    def at(self, level: float) -> tuple[float, float]:
-        """(probability, std_error) at one of the curve's levels (or the next one above)."""
-        index = int(np.searchsorted(self.levels, level, side="left"))
-        if index >= self.levels.size:
-            msg = f"level {level} is above the curve's highest level {self.levels[-1]}"
-            raise ValueError(msg)
-        return float(self.probability[index]), float(self.std_error[index])
 
     def to_dict(self) -> dict[str, list[float | None]]:
         """JSON-ready: ``{"levels": [...], "probability": [...], "std_error": [...]}``."""
@@ -271,13 +264,8 @@ class RunHistory:
                     eve[killed.slot] = eve[parent.slot]
                 done += 1
             weight = self.iterations[done - 1].weight if done else 1.0
-            above = q >= level
-            p = weight * int(above.sum()) / n
-            per_eve = np.bincount(eve[above], minlength=n) * (weight / n)
-            deviation = per_eve - p / n  # sum_e (Z_e - p/N)^2 = sum_e Z_e^2 - p^2/N, stably
-            variance = math.fsum(deviation * deviation)
-            probability[i] = p
-            std_error[i] = math.sqrt(variance)
+            counts = np.bincount(eve[q >= level], minlength=n)
+            probability[i], std_error[i] = genealogy_std_error(weight, counts)
         return ExceedanceCurve(grid, probability, std_error)
 
     # ------------------------------------------------------------------ trajectories

@@ -33,11 +33,6 @@ class Database:
         return self.store.read_metadata()
 
     @property
-    def is_empty(self) -> bool:
-        """Whether nothing was recorded yet."""
-        return self.store.read_metadata() is None
-
-    @property
     def ensemble(self) -> list[Trajectory] | None:
         """The current ensemble in slot order (None before the initial ensemble is complete)."""
         return self._ensemble

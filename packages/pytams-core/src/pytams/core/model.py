@@ -21,6 +21,16 @@ Example:
     ...         return self._x / 3.0
     ...     def _make_noise(self, rng):
     ...         return rng.standard_normal()
+    >>> model = Brownian({"sigma": 1.5})
+    >>> model.score(), model.time, model.step
+    (0.0, 0.0, 0)
+    >>> model.advance(0.25, 2.0)  # one step of dt = 0.25 driven by the noise 2.0
+    0.25
+    >>> model.state, model.score(), model.time, model.step
+    (1.5, 0.5, 0.25, 1)
+    >>> model.restore(0.0, time=0.0, step=0)  # back to the start (a branch would replay)
+    >>> model.score(), model.time, model.step
+    (0.0, 0.0, 0)
 """
 
 from __future__ import annotations

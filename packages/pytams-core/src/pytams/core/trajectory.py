@@ -96,14 +96,6 @@ class Trajectory:
         """Time of the last snapshot."""
         return float(self.times[-1])
 
-    @property
-    def snapshots(self) -> tuple[Snapshot[Any, Any], ...]:
-        """The snapshots as objects (a view built on demand)."""
-        return tuple(
-            Snapshot(time=t, score=s, noise=n, state=x)
-            for t, s, n, x in zip(self.times, self.scores, self.noises, self.states, strict=False)
-        )
-
     def snapshot(self, index: int) -> Snapshot[Any, Any]:
         """Snapshot ``index``."""
         return Snapshot(

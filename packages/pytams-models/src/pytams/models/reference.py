@@ -31,8 +31,16 @@ b(x) -> -b(-x), barrier -B.
 Example:
     >>> from pytams.models.reference import brownian_probability, euler_chain_probability
     >>> p = euler_chain_probability(0.0, 1.0, x0=0.0, barrier=3.0, end_time=1.0, dt=0.01)
-    >>> round(p, 7)  # the continuous process gives 2.6998e-3
+    >>> round(p, 7)  # Brownian motion seen every dt = 0.01
     0.0022556
+    >>> exact = brownian_probability(0.0, 1.0, x0=0.0, barrier=3.0, end_time=1.0)
+    >>> round(exact, 7)  # seen continuously: it crosses more often
+    0.0026998
+    >>> ou = euler_chain_probability(  # Ornstein-Uhlenbeck: a drift b(x) = -x
+    ...     lambda x: -x, 1.0, x0=0.0, barrier=2.0, end_time=1.0, dt=0.01
+    ... )
+    >>> round(ou, 7)
+    0.0047934
 """
 
 from __future__ import annotations
