@@ -81,3 +81,28 @@ def test_an_unknown_runner_lists_the_known_ones() -> None:
 
     with pytest.raises(ConfigError, match=r"is not an installed plugin.*asyncio, dask, serial"):
         load_config({**BASE, "runner": {"type": "slurmm"}})
+
+
+def test_the_stop_reason_is_an_enum_with_todays_strings() -> None:
+    import json
+
+    from pytams.core import TAMS, StopReason
+
+    config = {
+        **BASE,
+        "tams": {"ntrajectories": 5, "seed": 1, "max_iterations": 2},
+        "model": {"class": "tests.core.models:OrnsteinUhlenbeck"},
+    }
+    result = TAMS(None, config).run()
+    assert result.stop_reason is StopReason.MAX_ITERATIONS
+    assert json.loads(result.to_json())["stop_reason"] == "max_iterations"
+    assert "stop reason   max_iterations" in result.summary()
+    assert [reason.value for reason in StopReason] == [
+        "all_converged",
+        "target_reached",
+        "extinction",
+        "max_iterations",
+        "max_kills",
+        "walltime",
+        "montecarlo",
+    ]

@@ -19,6 +19,7 @@ from pytams.core.curve import (
 )
 from pytams.core.database import Database
 from pytams.core.estimator import Z95
+from pytams.core.stop import StopReason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,10 +43,11 @@ class TAMSResult:
         ntrajectories: N.
         model_steps: Model steps spent (initial ensemble, clones and replays).
         wall_time: Seconds (not part of equality: the same seed gives an equal result).
-        stop_reason: "all_converged", "target_reached", "extinction", "max_iterations",
-            "max_kills" or "walltime"; "montecarlo" for ``[tams] sampler = "montecarlo"``
+        stop_reason: A `StopReason` (a str: "all_converged", "target_reached", "extinction",
+            "max_iterations", "max_kills" or "walltime"; "montecarlo" for ``[tams] sampler = "montecarlo"``
             (then p_hat = converged / N, std_error the binomial sqrt(p (1 - p) / N) and the
-            interval Wilson's: `pytams.core.estimator.wilson_interval`).
+            interval Wilson's: `pytams.core.estimator.wilson_interval`); over repeats
+            that stopped differently, the string "mixed: " and their reasons.
         seed: The seed (give it back to reproduce the run).
         spread: Standard deviation over repeats (0 for one run).
         repeats: The individual results when K > 1.
@@ -75,7 +77,7 @@ class TAMSResult:
     @property
     def complete(self) -> bool:
         """Whether the run produced an estimate (False after a walltime stop)."""
-        return self.stop_reason != "walltime"
+        return self.stop_reason != StopReason.WALLTIME
 
     @classmethod
     def of_repeats(cls, results: list[TAMSResult], wall_time: float) -> TAMSResult:
