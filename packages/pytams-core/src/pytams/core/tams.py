@@ -193,9 +193,9 @@ class _Run:
             selection = select(maxima, self.k, rng)
             reason = stop_before_iteration(
                 iterations=iteration,
-                all_converged=all(t.converged for t in ensemble),
+                all_converged=iteration == 0 and all(t.converged for t in ensemble),
                 max_iterations=settings.max_iterations,
-                kills=self._kills(),
+                kills=0 if settings.max_kills is None else self._kills(),
                 max_kills=settings.max_kills,
                 out_of_time=self._out_of_time(),
                 level=selection.level,
