@@ -11,20 +11,24 @@ nox.options.sessions = ["lint", "typecheck", "tests", "core-alone"]
 
 ROOT = Path(__file__).parent
 PACKAGES = sorted(str(p) for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
-TEST_DEPS = ["pytest>=8", "hypothesis>=6"]
+TEST_DEPS = ["pytest>=8.1", "hypothesis>=6"]
+# a third-party runner and store registered through entry points (tests/plugins)
+TEST_PLUGIN = str(ROOT / "tests" / "plugins" / "pytams-testplugin")
 
 
 def install_workspace(session: nox.Session) -> None:
-    """Every package of the workspace, editable, with the test dependencies."""
-    session.install(*TEST_DEPS, *[arg for p in PACKAGES for arg in ("-e", p)])
+    """Every package of the workspace, editable, the test plugin and the test dependencies."""
+    session.install(*TEST_DEPS, *[arg for p in [*PACKAGES, TEST_PLUGIN] for arg in ("-e", p)])
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite (slow statistical tests included) over every package."""
+    """The whole test suite (slow statistical tests included), then the packages' doctests."""
     install_workspace(session)
     session.install("matplotlib>=3.6")  # the optional extra pytams-io[plot]: tested too
     session.run("pytest", *session.posargs)
+    # every module of every package is imported (optional extras included) and its examples run
+    session.run("pytest", "--doctest-modules", *[str(Path(p) / "src") for p in PACKAGES])
 
 
 @nox.session

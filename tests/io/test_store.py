@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytams.core import IterationRecord, MemoryStore, Store, Trajectory, TrajectoryKey
+from pytams.core import IterationRecord, MemoryStore, Store, Trajectory, TrajectoryKey, plugins
 from pytams.core.errors import StorageError
 from pytams.io import NetCDFStore
 
@@ -24,21 +24,33 @@ K = TrajectoryKey
 
 
 def reopen(store: Store) -> Store:
-    """The same store read back from disk (a netCDF store), or itself (memory)."""
+    """The same store read back from disk (a store with files), or itself (memory)."""
+    store.flush()
     if isinstance(store, NetCDFStore):
-        store.flush()
         return NetCDFStore(store.path, read_only=True)
+    if store.location is not None:
+        reopened: Store = type(store)(store.location)  # type: ignore[call-arg]
+        return reopened
     return store
 
 
-@pytest.fixture(params=["memory", "netcdf"])
+# the stores of the contract: ours, and a third party's (tests/plugins/pytams-testplugin),
+# found through the entry-point group pytams.stores
+STORES = ["memory", "netcdf", "pickledir"]
+
+
+@pytest.fixture(params=STORES)
 def create_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
     """The contract's hook: a fresh empty store of each implementation."""
+    if request.param not in plugins.installed(plugins.STORES):
+        pytest.skip(f"no store {request.param!r} is installed (nox -s tests installs it)")
+    store_class = plugins.load(plugins.STORES, request.param, setting="[database] engine")
 
     def create() -> Store:
         if request.param == "memory":
             return MemoryStore()
-        return NetCDFStore(tmp_path / "run.tams")
+        store: Store = store_class(tmp_path / "run.tams")
+        return store
 
     return create
 

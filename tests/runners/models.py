@@ -29,6 +29,7 @@ class FaultyOU(ForwardModel[float, float]):
         The file ``fail_dir/broken``: while it exists, every step fails.
         trace_dir: each segment writes a file there: its process id, whether it is a clone,
             and the wall-clock interval it ran in.
+        exit_code: when given, the process exits with it at the first step (a dying worker).
     """
 
     def _setup(self, params: dict[str, Any]) -> None:
@@ -39,6 +40,7 @@ class FaultyOU(ForwardModel[float, float]):
         fail_dir = params.get("fail_dir")
         self.fail_dir = None if fail_dir is None else Path(fail_dir)
         self.fail_one_in = int(params.get("fail_one_in", 0))
+        self.exit_code = params.get("exit_code")
         self.x = 0.0
         self.fail_at = -1
         trace_dir = params.get("trace_dir")
@@ -54,6 +56,8 @@ class FaultyOU(ForwardModel[float, float]):
                     self.fail_at = 3
 
     def _advance(self, dt: float, noise: float) -> float:
+        if self.exit_code is not None:
+            os._exit(int(self.exit_code))
         if self.fail_dir is not None and (self.fail_dir / "broken").exists():
             raise RuntimeError("injected fault: the file 'broken' exists")
         if self.step == self.fail_at:

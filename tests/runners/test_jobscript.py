@@ -1,10 +1,12 @@
-"""Job scripts rendered from [dask] (no Slurm needed: SLURMCluster.job_script())."""
+"""Job scripts rendered from [dask] (no batch scheduler needed: cluster.job_script())."""
 
 from __future__ import annotations
 
 import copy
 import logging
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,20 @@ import pytest
 from pytams.core import Config, ConfigError, load_config
 from pytams.runners import DaskRunner
 from pytams.runners.dask_runner import (
-    _import_slurm_cluster,
+    BACKENDS,
+    JOBQUEUE_BACKENDS,
+    _import_cluster_class,
+    make_jobqueue_cluster,
     make_slurm_cluster,
     split_dask_table,
     translate_pytams_keys,
 )
+from tests.runners.models import tables
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 TOML = """
 [tams]
@@ -155,8 +166,10 @@ def test_backend_checks() -> None:
         "address",
         {"address": "tcp://h:1"},
     )
-    with pytest.raises(ConfigError, match="not a dask backend"):
-        split_dask_table({"backend": "pbs"})
+    with pytest.raises(ConfigError, match="not a dask backend") as info:
+        split_dask_table({"backend": "kubernetes"})
+    for name in ("local", "address", "slurm", "pbs", "sge", "lsf", "htcondor", "oar", "moab"):
+        assert f'"{name}"' in str(info.value).partition("; fix:")[2], name
     with pytest.raises(ConfigError, match="needs the scheduler's address"):
         split_dask_table({"backend": "address"})
     with pytest.raises(ConfigError, match="no effect"):
@@ -211,7 +224,7 @@ NOTES = [
 @pytest.fixture
 def dask_config_kept() -> Iterator[None]:
     """Dask's configuration as before the test (a slurm_config_file merges into it)."""
-    _import_slurm_cluster()  # dask-jobqueue's defaults are in the configuration saved
+    _import_cluster_class("slurm")  # dask-jobqueue's defaults are in the configuration saved
     saved = copy.deepcopy(dask.config.config)
     yield
     dask.config.config.clear()
@@ -404,3 +417,280 @@ def load_config_text(text: str, tmp_path: Path) -> Config:
     path = tmp_path / "input.toml"
     path.write_text(text)
     return load_config(path)
+
+
+# ------------------------------------------------------------------ every dask-jobqueue backend
+COMMON = {
+    "cores": 4,
+    "memory": "8GB",
+    "processes": 1,
+    "interface": "lo",
+    "job_name": "tamsworker",
+    "job_script_prologue": ["module load python/3.11", "export OMP_NUM_THREADS=1"],
+}
+
+# backend -> its [dask] keys besides COMMON, and header lines its job script must hold
+SCHEDULERS: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "pbs": (
+        {
+            "queue": "workq",
+            "account": "climate42",
+            "walltime": "02:00:00",
+            "resource_spec": "select=1:ncpus=4:mem=8GB",
+            "job_extra_directives": ["-l place=excl"],
+        },
+        [
+            "#PBS -N tamsworker",
+            "#PBS -q workq",
+            "#PBS -A climate42",
+            "#PBS -l select=1:ncpus=4:mem=8GB",
+            "#PBS -l walltime=02:00:00",
+            "#PBS -l place=excl",
+        ],
+    ),
+    "moab": (
+        {
+            "queue": "batch",
+            "account": "climate42",
+            "walltime": "02:00:00",
+            "resource_spec": "nodes=1:ppn=4",
+            "job_extra_directives": ["-m abe"],
+        },
+        [
+            "#PBS -N tamsworker",
+            "#PBS -q batch",
+            "#PBS -A climate42",
+            "#PBS -l nodes=1:ppn=4",
+            "#PBS -l walltime=02:00:00",
+            "#PBS -m abe",
+        ],
+    ),
+    "sge": (
+        {
+            "queue": "all.q",
+            "project": "climate42",
+            "walltime": "02:00:00",
+            "resource_spec": "h_vmem=8G",
+            "job_extra_directives": ["-pe smp 4"],
+        },
+        [
+            "#$ -N tamsworker",
+            "#$ -q all.q",
+            "#$ -P climate42",
+            "#$ -l h_vmem=8G",
+            "#$ -l h_rt=02:00:00",
+            "#$ -pe smp 4",
+        ],
+    ),
+    "lsf": (
+        {
+            "queue": "normal",
+            "project": "climate42",
+            "walltime": "02:00",
+            "lsf_units": "MB",
+            "job_extra_directives": ['-R "select[avx2]"'],
+        },
+        [
+            "#BSUB -J tamsworker",
+            "#BSUB -q normal",
+            '#BSUB -P "climate42"',
+            "#BSUB -n 4",
+            "#BSUB -M 8000",
+            "#BSUB -W 02:00",
+            '#BSUB -R "select[avx2]"',
+        ],
+    ),
+    "oar": (
+        {
+            "queue": "default",
+            "project": "climate42",
+            "walltime": "02:00:00",
+            "resource_spec": "/nodes=1/core=4",
+            "memory_per_core_property_name": "memcore",
+            "job_extra_directives": ["-t besteffort"],
+        },
+        [
+            "#OAR -n tamsworker",
+            "#OAR -q default",
+            "#OAR --project climate42",
+            "#OAR -l /nodes=1/core=4,walltime=02:00:00",
+            "#OAR -t besteffort",
+            "#OAR -p memcore>=1908",  # 8 GB over 4 cores, in MiB
+        ],
+    ),
+    "htcondor": (
+        {
+            "disk": "2GB",
+            # HTCondor's extra directives are submit-description keys: a TOML table
+            "job_extra_directives": {
+                "+JobFlavour": '"longlunch"',
+                "requirements": "(OpSysMajorVer == 8)",
+            },
+        },
+        [
+            "RequestCpus = MY.DaskWorkerCores",
+            "MY.DaskWorkerCores = 4",
+            "MY.DaskWorkerMemory = 8000000000",
+            "MY.DaskWorkerDisk = 2000000000",
+            '+JobFlavour = "longlunch"',
+            "requirements = (OpSysMajorVer == 8)",
+            "Executable = /bin/sh",
+        ],
+    ),
+}
+
+
+def test_every_jobqueue_backend_is_accepted_and_tested() -> None:
+    assert set(JOBQUEUE_BACKENDS) == {"slurm", *SCHEDULERS}
+    assert set(BACKENDS) == {"local", "address", *JOBQUEUE_BACKENDS}
+
+
+@pytest.mark.parametrize("backend", list(SCHEDULERS))
+def test_each_scheduler_job_script(backend: str) -> None:
+    extra, headers = SCHEDULERS[backend]
+    config = load_config(
+        tables(runner="dask", workers=3, dask={"backend": backend, **COMMON, **extra})
+    )
+    runner = DaskRunner(config)
+    assert runner.backend == backend
+    assert runner.workers == 3
+    assert runner.cluster_kwargs == {**COMMON, **extra}  # every key passed unchanged
+    with make_jobqueue_cluster(runner.backend, runner.cluster_kwargs) as cluster:
+        assert type(cluster).__name__ == JOBQUEUE_BACKENDS[backend].rpartition(":")[2]
+        script = cluster.job_script()
+    lines = script.splitlines()
+    shebang = "#!/usr/bin/env condor_submit" if backend == "htcondor" else "#!/usr/bin/env bash"
+    assert lines[0] == shebang
+    for header in headers:
+        assert header in lines, (header, script)
+    if backend == "htcondor":  # the prologue runs in the same shell as the worker
+        assert "-c 'module load python/3.11; export OMP_NUM_THREADS=1; " in script
+        command = next(line for line in lines if line.startswith("Arguments = "))
+    else:
+        prologue = lines.index("module load python/3.11")
+        assert lines[prologue + 1] == "export OMP_NUM_THREADS=1"
+        assert max(lines.index(h) for h in headers) < prologue  # the headers come first
+        command = lines[-1]
+    assert " -m distributed.cli.dask_worker tcp://127.0.0.1:" in command
+    assert "--nthreads 4" in command
+    assert "--interface lo" in command
+
+
+def test_the_docs_pbs_example_gives_the_documented_header() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "hpc.md").read_text()
+    section = text.split("## PBS Pro", 1)[1]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S)
+    (kind, example), (_, header) = blocks[:2]
+    assert kind == "toml"
+    config = tomllib.loads(example)
+    assert config["runner"]["type"] == "dask"
+    runner = DaskRunner(dask={**config["dask"], "interface": "lo"})
+    assert runner.backend == "pbs"
+    with make_jobqueue_cluster(runner.backend, runner.cluster_kwargs) as cluster:
+        lines = cluster.job_script().splitlines()
+    expected = header.splitlines()
+    start = lines.index(expected[0])
+    assert lines[start : start + len(expected)] == expected
+
+
+@pytest.mark.parametrize(
+    ("backend", "own"),
+    [
+        ("slurm", "account"),
+        ("pbs", "resource_spec"),
+        ("moab", "resource_spec"),
+        ("sge", "project"),
+        ("lsf", "lsf_units"),
+        ("oar", "memory_per_core_property_name"),
+        ("htcondor", "disk"),
+    ],
+)
+def test_a_rejected_keyword_names_the_key_and_the_cluster_class(backend: str, own: str) -> None:
+    table: dict[str, Any] = {"cores": 1, "memory": "1GB", "interface": "lo", "bogus_key": 1}
+    if backend == "htcondor":
+        table["disk"] = "1GB"
+    with pytest.raises(ConfigError) as info:
+        make_jobqueue_cluster(backend, table)
+    message = str(info.value)
+    what, _, fix = message.partition("; fix:")
+    name = JOBQUEUE_BACKENDS[backend].rpartition(":")[2]
+    assert what.startswith(f"[dask] bogus_key: rejected by dask-jobqueue's {name} "), message
+    assert f'backend = "{backend}"' in what, message
+    assert "1GB" not in message, message
+    assert "bogus_key" in fix, message
+    assert own in fix, message  # the class's own keywords are named
+    assert "\n" not in message
+
+
+def test_a_keyword_of_another_scheduler_is_rejected() -> None:
+    # account is Slurm's and PBS's; SGE calls it project
+    with pytest.raises(ConfigError, match=r"^\[dask\] account: rejected by .*SGECluster.*project"):
+        make_jobqueue_cluster("sge", {"cores": 1, "memory": "1GB", "account": "a"})
+
+
+def test_htcondor_without_disk_names_the_missing_value() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_jobqueue_cluster("htcondor", {"backend": "htcondor", "cores": 1, "memory": "1GB"})
+    message = str(info.value)
+    assert message.startswith("[dask] cores, memory: dask-jobqueue's HTCondorCluster could not")
+    assert "disk" in message.partition("; fix:")[0]
+    assert "rejected" not in message
+
+
+def test_only_jobqueue_backends_make_a_jobqueue_cluster() -> None:
+    with pytest.raises(ConfigError, match="not a dask-jobqueue backend; fix: one of") as info:
+        make_jobqueue_cluster("local", {})
+    assert '"htcondor"' in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "native"),
+    [
+        ("worker_walltime", "walltime"),
+        ("ncores_per_worker", "cores"),
+        ("job_prologue", "job_script_prologue"),
+        ("ntasks_per_job", "job_extra_directives"),
+        ("slurm_config_file", "config_name"),
+    ],
+)
+@pytest.mark.parametrize("backend", ["pbs", "htcondor"])
+def test_pytams_keys_with_another_scheduler_name_the_keyword_to_use(
+    backend: str, key: str, native: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        split_dask_table({"backend": backend, key: "x"})
+    message = str(info.value)
+    assert message.startswith(
+        f'[dask] {key}: pyTAMS Slurm key(s), only read with backend = "slurm"'
+    )
+    assert f"{native}" in message.partition("; fix:")[2], message
+    with pytest.raises(ConfigError, match=rf"^\[dask\] {key}: pyTAMS"):
+        make_jobqueue_cluster(backend, {"cores": 1, "memory": "1GB", key: "x"})
+
+
+def test_a_scheduler_backend_keeps_queue_and_refuses_address() -> None:
+    assert split_dask_table({"backend": "pbs", "queue": "q", "cores": 2}) == (
+        "pbs",
+        {"queue": "q", "cores": 2},
+    )
+    with pytest.raises(
+        ConfigError, match=r'^\[dask\] address is only read with backend = "address"'
+    ):
+        split_dask_table({"backend": "sge", "address": "tcp://h:1"})
+
+
+def test_importing_any_jobqueue_cluster_keeps_ctrl_c_a_keyboard_interrupt() -> None:
+    # in a fresh interpreter: dask_jobqueue sets its handler on its first import only
+    code = (
+        "import signal\n"
+        "from pytams.runners.dask_runner import JOBQUEUE_BACKENDS, _import_cluster_class\n"
+        "before = signal.getsignal(signal.SIGINT)\n"
+        "for backend in JOBQUEUE_BACKENDS:\n"
+        "    _import_cluster_class(backend)\n"
+        "    assert signal.getsignal(signal.SIGINT) is before, backend\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.stdout.strip() == "ok", done.stderr

@@ -44,9 +44,9 @@ class TAMSResult:
         model_steps: Model steps spent (initial ensemble, clones and replays).
         wall_time: Seconds (not part of equality: the same seed gives an equal result).
         stop_reason: A `StopReason` (a str: "all_converged", "target_reached", "extinction",
-            "max_iterations", "max_kills" or "walltime"; "montecarlo" for ``[tams] sampler = "montecarlo"``
-            (then p_hat = converged / N, std_error the binomial sqrt(p (1 - p) / N) and the
-            interval Wilson's: `pytams.core.estimator.wilson_interval`); over repeats
+            "max_iterations", "max_kills" or "walltime"; "montecarlo" for ``[tams] sampler =
+            "montecarlo"`` (then p_hat = converged / N, std_error the binomial
+            sqrt(p (1 - p) / N) and the interval Wilson's: `pytams.core.estimator.wilson_interval`); over repeats
             that stopped differently, the string "mixed: " and their reasons.
         seed: The seed (give it back to reproduce the run).
         spread: Standard deviation over repeats (0 for one run).

@@ -3,7 +3,8 @@
 The event loop runs in a thread of its own (so the runner also works where a loop is already
 running, as in Jupyter); each task is a coroutine that runs `run_segment` in the pool and
 retries it on failure. Worker processes are started with ``spawn``: a model loaded from a file
-re-imports there through its reference.
+re-imports there through its reference; a unit travels pickled and is unpickled by the task
+itself (`pytams.runners._travel`).
 """
 
 from __future__ import annotations
@@ -11,29 +12,40 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextlib
+import logging
 import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from pytams.core.batch import run_unit, units
+from pytams.core.batch import units
 from pytams.core.config import Config
 from pytams.core.errors import RunnerError
+from pytams.core.retry import Attempts
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
-from pytams.runners._retry import Attempts, _logger
+from pytams.runners._travel import pack, run_packed
+
+_logger = logging.getLogger("pytams.runners")
 
 # a pool whose worker died is rebuilt and its tasks rerun, this many times per `run` at most
 MAX_POOL_REBUILDS = 5
+# in a pool's worker directory (beside one empty file per worker, named by its process id)
+CLOSING = "closing"
 
 
 class AsyncioRunner:
     """Runs tasks on ``[runner] workers`` local processes (``[runner] type = "asyncio"``).
 
     A task whose model raises is retried ``[runner] retries`` times, then the run stops with
-    `RunnerError` (the model's error as its cause). A worker process that dies breaks the
-    pool: the pool is rebuilt and the unfinished tasks rerun (not counted as retries).
+    `RunnerError` (the model's error as its cause); a framework error is not retried (the rule
+    of `pytams.core.retry`). A worker process that dies breaks the pool: the pool is rebuilt
+    and the unfinished tasks rerun (not counted as retries).
 
     Args:
         config: The run's configuration (``[runner] workers`` and ``retries``).
@@ -61,6 +73,7 @@ class AsyncioRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._worker_dirs: dict[cf.ProcessPoolExecutor, Path] = {}  # see _start_worker
         self._pool_lock = threading.Lock()
         self._abandoned = False  # tasks left running by a closed iterator (walltime)
 
@@ -99,19 +112,47 @@ class AsyncioRunner:
         self._loop = self._thread = None
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+        directory = Path(tempfile.mkdtemp(prefix="pytams-workers-"))
+        pool = cf.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(str(directory),),
         )
+        self._worker_dirs[pool] = directory
+        return pool
 
     def _shutdown_pool(self, *, kill: bool) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
             return
         if kill:
-            processes: dict[int, Any] = getattr(pool, "_processes", None) or {}
-            for process in list(processes.values()):
-                process.terminate()
+            self._terminate_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
+        self._forget(pool)
+
+    def _terminate_workers(self, pool: cf.ProcessPoolExecutor) -> None:
+        """Terminate (SIGTERM) every worker process of ``pool``: busy, idle or still starting.
+
+        Before it takes a task, each worker reports its process id and then looks for the
+        pool's ``closing`` mark (`_start_worker`). The mark is made before the reported ids are
+        read, so a worker either is among them or finds the mark and terminates itself: none is
+        left (still starting) to wait forever for a queue's lock that a terminated worker held.
+        Files, not a multiprocessing queue or event, so that no worker holds a lock for this.
+        """
+        directory = self._worker_dirs.get(pool)
+        if directory is None:  # pragma: no cover - every pool has one
+            return
+        (directory / CLOSING).touch()
+        reported = {int(path.name) for path in directory.iterdir() if path.name.isdigit()}
+        for process in multiprocessing.active_children():  # live children: no reused ids
+            if process.pid in reported:
+                process.terminate()
+
+    def _forget(self, pool: cf.ProcessPoolExecutor) -> None:
+        directory = self._worker_dirs.pop(pool, None)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def _replace_pool(self, broken: cf.ProcessPoolExecutor) -> None:
         """Replace ``broken`` (once, however many tasks saw it break)."""
@@ -120,14 +161,19 @@ class AsyncioRunner:
                 _logger.warning("a worker process died: restarting the process pool")
                 self._pool = self._new_pool()
                 broken.shutdown(wait=False, cancel_futures=True)
+                self._forget(broken)
 
     # ------------------------------------------------------------------ running
-    def run(self, context: RunContext, tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
+    def run(
+        self, context: RunContext, tasks: Sequence[SegmentTask]
+    ) -> Generator[SegmentResult, None, None]:
         """Run ``tasks`` in the pool; yield their results as they complete.
 
         Raises:
-            RunnerError: When a task still fails after its retries, or the runner was not
-                entered (``with runner:``).
+            RunnerError: When a task still fails after its retries, fails with an error that
+                is not retried (`pytams.core.retry`), or the runner was not entered (``with
+                runner:``).
+            TAMSError: A framework error met by a task, as it is.
         """
         loop = self._loop
         if loop is None:
@@ -161,13 +207,16 @@ class AsyncioRunner:
         """One unit (a task, or a batch of a batched model), retried on failure."""
         loop = asyncio.get_running_loop()
         task = unit[0]
+        payload: bytes | None = None
         while True:
             pool = self._pool
             if pool is None:
                 msg = "the AsyncioRunner was closed while tasks were running"
                 raise RunnerError(msg)
             try:
-                return await loop.run_in_executor(pool, run_unit, context, unit)
+                if payload is None:
+                    payload = pack(context, unit)
+                return await loop.run_in_executor(pool, run_packed, payload)
             except BrokenProcessPool as exc:
                 if self._pool is pool:
                     rebuilds[0] += 1
@@ -183,7 +232,25 @@ class AsyncioRunner:
                         raise RunnerError(msg) from exc
                     self._replace_pool(pool)
             except Exception as exc:  # the model's ModelError, or the task failed to travel
-                attempts.failed(task, exc)
+                attempts.failed(task, exc)  # returns to retry, or raises
+
+
+def _start_worker(directory: str) -> None:
+    """The pool's initializer: report this worker, and end it if its pool is closing.
+
+    Args:
+        directory: The pool's worker directory: the worker creates a file named by its
+            process id there, then terminates itself if the pool's ``closing`` mark exists
+            (or the directory does not: the pool was closed and forgotten).
+    """
+    try:
+        Path(directory, str(os.getpid())).touch()
+    except OSError:
+        closing = True
+    else:
+        closing = Path(directory, CLOSING).exists()  # after reporting: see _terminate_workers
+    if closing:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _drain() -> None:

@@ -1,4 +1,4 @@
-"""`DaskRunner`: tasks on a dask cluster, local, already running, or made of Slurm jobs.
+"""`DaskRunner`: tasks on a dask cluster, local, already running, or made of batch jobs.
 
 The ``[dask]`` table chooses the cluster; ``backend`` is the only key of ours:
 
@@ -6,13 +6,14 @@ The ``[dask]`` table chooses the cluster; ``backend`` is the only key of ours:
   single-threaded worker processes; every other ``[dask]`` key is a LocalCluster keyword.
 - ``backend = "address"``: connect to the scheduler at ``address`` (the cluster is not ours:
   it is neither scaled nor closed).
-- ``backend = "slurm"``: a `dask_jobqueue.SLURMCluster`; every other ``[dask]`` key is passed
-  to it unchanged (``queue``, ``account``, ``cores``, ``memory``, ``processes``, ``walltime``,
-  ``job_extra_directives``, ``job_script_prologue``, ``interface``, ``python``,
-  ``worker_extra_args``, ``config_name`` for a named profile of dask-jobqueue's configuration,
-  ...). Values left out come from dask-jobqueue's configuration; nothing is hard-coded. The
-  cluster adapts to exactly ``[runner] workers`` workers, so a worker job that ends (its
-  walltime, a node failure) is replaced by a new job.
+- a batch scheduler, ``backend = "slurm"``, ``"pbs"``, ``"sge"``, ``"lsf"``, ``"htcondor"``,
+  ``"oar"`` or ``"moab"``: that dask-jobqueue cluster class (`JOBQUEUE_BACKENDS`); every other
+  ``[dask]`` key is passed to it unchanged (``queue``, ``account``, ``cores``, ``memory``,
+  ``processes``, ``walltime``, ``job_extra_directives``, ``job_script_prologue``,
+  ``interface``, ``python``, ``worker_extra_args``, ``config_name`` for a named profile of
+  dask-jobqueue's configuration, ...). Values left out come from dask-jobqueue's
+  configuration; nothing is hard-coded. The cluster adapts to exactly ``[runner] workers``
+  workers, so a worker job that ends (its walltime, a node failure) is replaced by a new job.
 
 The ``[dask]`` keys of the original pyTAMS (1.0.0) keep their meaning with ``backend =
 "slurm"``: `translate_pytams_keys` turns them into SLURMCluster keywords, and
@@ -22,26 +23,39 @@ configuration (the file is left where it is).
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import logging
 import re
 import signal
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from pytams.core.batch import run_unit, units
+from pytams.core.batch import units
 from pytams.core.config import Config
 from pytams.core.errors import ConfigError, MissingComponentError, RunnerError
+from pytams.core.retry import Attempts, WorkerLostError
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
-from pytams.runners._retry import Attempts
+from pytams.runners._travel import pack, run_packed
 
 _logger = logging.getLogger("pytams.runners")
 
-BACKENDS = ("local", "address", "slurm")
+# backend -> its dask-jobqueue cluster class, "module:Class"
+JOBQUEUE_BACKENDS: dict[str, str] = {
+    "slurm": "dask_jobqueue.slurm:SLURMCluster",
+    "pbs": "dask_jobqueue.pbs:PBSCluster",
+    "sge": "dask_jobqueue.sge:SGECluster",
+    "lsf": "dask_jobqueue.lsf:LSFCluster",
+    "htcondor": "dask_jobqueue.htcondor:HTCondorCluster",
+    "oar": "dask_jobqueue.oar:OARCluster",
+    "moab": "dask_jobqueue.moab:MoabCluster",
+}
+BACKENDS = ("local", "address", *JOBQUEUE_BACKENDS)
 
 # pyTAMS [dask] key -> the SLURMCluster keyword of the same meaning
 PYTAMS_RENAMED: dict[str, str] = {
@@ -57,13 +71,26 @@ PYTAMS_DIRECTIVES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # pyTAMS's keys of its Slurm backend (queue has the same name in SLURMCluster)
 PYTAMS_SLURM_KEYS = ("slurm_config_file", "queue", *PYTAMS_RENAMED, *PYTAMS_DIRECTIVES)
-
-_SLURM_FIX = (
-    "use SLURMCluster's keyword names (queue, account, cores, memory, processes, walltime, "
-    "job_extra_directives, job_script_prologue, interface, python, ...), a pyTAMS key "
-    "(slurm_config_file, ntasks_per_job, ntasks_per_node, ncores_per_worker, job_prologue, "
-    "worker_walltime) or a named profile (config_name) of dask-jobqueue's configuration"
+# what a pyTAMS-only key is with another dask-jobqueue backend
+PYTAMS_ELSEWHERE: dict[str, str] = {
+    **PYTAMS_RENAMED,
+    "ntasks_per_job": "job_extra_directives",
+    "ntasks_per_node": "job_extra_directives",
+    "slurm_config_file": "config_name (a named profile of dask-jobqueue's configuration)",
+}
+# keywords of every dask-jobqueue cluster class (each class adds its own, see _keywords)
+_COMMON_KEYWORDS = (
+    "cores",
+    "memory",
+    "processes",
+    "job_extra_directives",
+    "job_script_prologue",
+    "interface",
+    "python",
+    "worker_extra_args",
+    "log_directory",
 )
+
 _UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '([^']+)'")
 
 
@@ -80,18 +107,21 @@ def split_dask_table(table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     kwargs = {key: _plain(value) for key, value in table.items()}
     backend = kwargs.pop("backend", "local")
     if backend not in BACKENDS:
-        msg = f"[dask] backend = {backend!r} is not a dask backend; fix: one of " + ", ".join(
-            repr(b) for b in BACKENDS
+        msg = f"[dask] backend = {_shown(backend)} is not a dask backend; fix: one of " + ", ".join(
+            _shown(b) for b in BACKENDS
         )
         raise ConfigError(msg)
     if backend == "slurm":
         kwargs, notes = translate_pytams_keys(kwargs)
         for note in notes:
             _logger.info("%s", note)
+    else:
+        _refuse_nworker(kwargs)
+    if backend in JOBQUEUE_BACKENDS:
+        _refuse_pytams_keys(backend, kwargs)
         if "address" in kwargs:
             raise ConfigError(_address_only(backend))
         return backend, kwargs
-    _refuse_nworker(kwargs)
     slurm_only = [key for key in kwargs if key in PYTAMS_SLURM_KEYS]
     if slurm_only:
         keys = ", ".join(slurm_only)
@@ -181,6 +211,21 @@ def translate_pytams_keys(table: Mapping[str, Any]) -> tuple[dict[str, Any], lis
     return out, notes
 
 
+def _refuse_pytams_keys(backend: str, kwargs: Mapping[str, Any]) -> None:
+    """No pyTAMS-only Slurm key with a dask-jobqueue backend other than slurm."""
+    if backend == "slurm":
+        return
+    given = [key for key in kwargs if key in PYTAMS_ELSEWHERE]
+    if given:
+        keys = ", ".join(given)
+        instead = ", ".join(f"{PYTAMS_ELSEWHERE[key]} for {key}" for key in given)
+        msg = (
+            f'[dask] {keys}: pyTAMS Slurm key(s), only read with backend = "slurm" (backend is '
+            f"{_shown(backend)}); fix: use {_class_name(backend)}'s keywords instead: {instead}"
+        )
+        raise ConfigError(msg)
+
+
 def _check_pytams_value(key: str, value: Any) -> None:
     """A pyTAMS key's value has the type pyTAMS read."""
     if key in ("ntasks_per_job", "ntasks_per_node", "ncores_per_worker"):
@@ -236,7 +281,7 @@ def _refuse_nworker(table: Mapping[str, Any]) -> None:
 
 def _address_only(backend: str) -> str:
     return (
-        f'[dask] address is only read with backend = "address" (backend is {backend!r}); '
+        f'[dask] address is only read with backend = "address" (backend is {_shown(backend)}); '
         'fix: set backend = "address" or remove address'
     )
 
@@ -290,42 +335,94 @@ def load_slurm_config_file(path: str) -> None:
     )
 
 
-def make_slurm_cluster(table: Mapping[str, Any]) -> Any:
-    """A `dask_jobqueue.SLURMCluster` from a ``[dask]`` table (its ``backend`` key ignored).
+def make_jobqueue_cluster(backend: str, table: Mapping[str, Any]) -> Any:
+    """The dask-jobqueue cluster of ``backend`` from a ``[dask]`` table (its ``backend`` ignored).
 
-    pyTAMS keys are translated (`translate_pytams_keys`), and a ``slurm_config_file`` is
-    merged into dask's configuration first (`load_slurm_config_file`). No job is submitted
-    until the cluster is scaled; ``cluster.job_script()`` shows the batch script the jobs
-    will run.
+    The table is checked as by `split_dask_table`; with ``backend = "slurm"`` its pyTAMS keys
+    are translated (`translate_pytams_keys`) and a ``slurm_config_file`` is merged into
+    dask's configuration first (`load_slurm_config_file`). Every other key is passed to the
+    cluster class unchanged. No job is submitted until the cluster is scaled;
+    ``cluster.job_script()`` shows the batch script the jobs will run.
+
+    Args:
+        backend: A key of `JOBQUEUE_BACKENDS`.
+        table: The ``[dask]`` table, or the keywords `split_dask_table` made of it.
 
     Raises:
-        ConfigError: For a pyTAMS key as in `translate_pytams_keys`, a missing
-            ``slurm_config_file``, or when SLURMCluster rejects a keyword or misses a value.
+        ConfigError: For a backend that is not a dask-jobqueue one, a key refused by
+            `split_dask_table`, a missing ``slurm_config_file``, or when the cluster class
+            rejects a keyword or misses a value (the message names the key and the class).
     """
-    kwargs, notes = translate_pytams_keys({k: v for k, v in table.items() if k != "backend"})
-    for note in notes:
-        _logger.info("%s", note)
-    SLURMCluster = _import_slurm_cluster()  # noqa: N806 - a class
-    config_file = kwargs.pop("slurm_config_file", None)
+    if backend not in JOBQUEUE_BACKENDS:
+        msg = (
+            f"[dask] backend = {_shown(backend)} is not a dask-jobqueue backend; fix: one of "
+            + ", ".join(_shown(b) for b in JOBQUEUE_BACKENDS)
+        )
+        raise ConfigError(msg)
+    _, kwargs = split_dask_table({**table, "backend": backend})
+    cluster_class = _import_cluster_class(backend)
+    config_file = kwargs.pop("slurm_config_file", None) if backend == "slurm" else None
     if config_file is not None:
         load_slurm_config_file(config_file)
     try:
-        return SLURMCluster(**kwargs)
+        return cluster_class(**kwargs)
     except (TypeError, ValueError) as exc:
+        name = cluster_class.__name__
         rejected = _rejected_keys(exc)
         if rejected:
             keys = ", ".join(rejected)
             msg = (
-                f"[dask] {keys}: rejected by dask-jobqueue's SLURMCluster (not a keyword of it; "
-                f'backend = "slurm"); fix: remove {keys}, or {_SLURM_FIX}'
+                f"[dask] {keys}: rejected by dask-jobqueue's {name} (not a keyword of it; "
+                f"backend = {_shown(backend)}); fix: remove {keys}, or "
+                f"{_jobqueue_fix(backend, cluster_class)}"
             )
         else:
             msg = (
-                f"[dask] {', '.join(kwargs) or '(no keys)'}: dask-jobqueue's SLURMCluster "
-                f'could not be built from these keys (backend = "slurm"): {_one_line(exc)}; '
-                f"fix: {_SLURM_FIX}"
+                f"[dask] {', '.join(kwargs) or '(no keys)'}: dask-jobqueue's {name} could not "
+                f"be built from these keys (backend = {_shown(backend)}): {_one_line(exc)}; "
+                f"fix: {_jobqueue_fix(backend, cluster_class)}"
             )
         raise ConfigError(msg) from exc
+
+
+def make_slurm_cluster(table: Mapping[str, Any]) -> Any:
+    """A `dask_jobqueue.SLURMCluster` from a ``[dask]`` table: `make_jobqueue_cluster`."""
+    return make_jobqueue_cluster("slurm", table)
+
+
+def _jobqueue_fix(backend: str, cluster_class: Any) -> str:
+    """How to write the keywords of ``cluster_class`` (for a message)."""
+    names = ", ".join(_keywords(cluster_class))
+    pytams = (
+        ", a pyTAMS key (slurm_config_file, ntasks_per_job, ntasks_per_node, "
+        "ncores_per_worker, job_prologue, worker_walltime)"
+        if backend == "slurm"
+        else ""
+    )
+    return (
+        f"use {cluster_class.__name__}'s keyword names ({names}, ...){pytams} or a named "
+        "profile (config_name) of dask-jobqueue's configuration"
+    )
+
+
+def _keywords(cluster_class: Any) -> list[str]:
+    """The keywords of a dask-jobqueue cluster class: its job class's own, then the common."""
+    own: list[str] = []
+    job_class = getattr(cluster_class, "job_cls", None)
+    if job_class is not None:
+        skip = {"self", "scheduler", "name", "config_name", "base_class_kwargs"}
+        parameters = inspect.signature(job_class.__init__).parameters.values()
+        own = [
+            p.name
+            for p in parameters
+            if p.name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+    return [*own, *(k for k in _COMMON_KEYWORDS if k not in own)]
+
+
+def _class_name(backend: str) -> str:
+    """The cluster class of a dask-jobqueue backend, by name (nothing imported)."""
+    return JOBQUEUE_BACKENDS[backend].rpartition(":")[2]
 
 
 def _rejected_keys(exc: BaseException) -> list[str]:
@@ -344,29 +441,40 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _import_slurm_cluster() -> Any:
-    """dask-jobqueue's SLURMCluster, imported without its change to Ctrl-C.
+def _import_cluster_class(backend: str) -> Any:
+    """The dask-jobqueue cluster class of ``backend``, imported without its change to Ctrl-C.
 
     Importing dask_jobqueue replaces the process's SIGINT handler by ``sys.exit()``, which
     turns Ctrl-C into a silent exit with status 0; the previous handler is put back so Ctrl-C
     stays a KeyboardInterrupt (the run stops, the cluster and its jobs are shut down).
-    """
-    previous = signal.getsignal(signal.SIGINT)
-    from dask_jobqueue.slurm import SLURMCluster
 
-    changed = signal.getsignal(signal.SIGINT) is not previous
-    if changed and previous is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, previous)
-    return SLURMCluster
+    Raises:
+        MissingComponentError: When dask-jobqueue is not installed.
+    """
+    module_name, _, class_name = JOBQUEUE_BACKENDS[backend].partition(":")
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:  # pragma: no cover - a dependency of this package
+        msg = f"[dask] backend = {_shown(backend)} needs dask-jobqueue: pip install pytams-runners"
+        raise MissingComponentError(msg) from exc
+    finally:
+        changed = signal.getsignal(signal.SIGINT) is not previous
+        main = threading.current_thread() is threading.main_thread()
+        if changed and previous is not None and main:
+            signal.signal(signal.SIGINT, previous)
+    return getattr(module, class_name)
 
 
 class DaskRunner:
     """Runs tasks on a dask cluster (``[runner] type = "dask"``), one cluster for the run.
 
     A task whose model raises is retried ``[runner] retries`` times, then the run stops with
-    `RunnerError` (the model's error as its cause). A worker killed mid-task is replaced (by its
-    nanny, or a new Slurm job) and dask reruns its tasks; that is not counted as a retry
-    unless dask itself gives up on the task (``KilledWorker``).
+    `RunnerError` (the model's error as its cause); a framework error is not retried (the rule
+    of `pytams.core.retry`). A worker killed mid-task is replaced (by its nanny, or a new batch
+    job) and dask reruns its tasks; that is not counted as a retry unless dask itself gives up
+    on the task (``KilledWorker``) or loses it. The workers run pytams-runners' code: install it
+    where they run.
 
     Args:
         config: The run's configuration: ``[runner] workers``, ``retries`` and ``[dask]``.
@@ -414,7 +522,7 @@ class DaskRunner:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Close the client and the cluster we started (cancelling Slurm jobs)."""
+        """Close the client and the cluster we started (cancelling its batch jobs)."""
         self._depth -= 1
         if self._depth == 0:
             self._stop()
@@ -436,11 +544,12 @@ class DaskRunner:
                 )
                 raise RunnerError(msg) from exc
             return
-        if self.backend == "slurm":
-            self.cluster = make_slurm_cluster(self.cluster_kwargs)
+        if self.backend in JOBQUEUE_BACKENDS:
+            self.cluster = make_jobqueue_cluster(self.backend, self.cluster_kwargs)
             self.cluster.adapt(minimum=self.workers, maximum=self.workers)
             _logger.info(
-                "Slurm cluster: %d workers requested; job script:\n%s",
+                "%s: %d workers requested; job script:\n%s",
+                type(self.cluster).__name__,
                 self.workers,
                 self.cluster.job_script(),
             )
@@ -492,43 +601,57 @@ class DaskRunner:
                 _logger.warning("closing the dask cluster: %s", exc)
 
     # ------------------------------------------------------------------ running
-    def run(self, context: RunContext, tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
+    def run(
+        self, context: RunContext, tasks: Sequence[SegmentTask]
+    ) -> Generator[SegmentResult, None, None]:
         """Submit ``tasks``; yield their results as they complete.
 
         Raises:
-            RunnerError: When a task still fails after its retries, or the runner was not
-                entered (``with runner:``).
+            RunnerError: When a task still fails after its retries, fails with an error that
+                is not retried (`pytams.core.retry`), or the runner was not entered (``with
+                runner:``).
+            TAMSError: A framework error met by a task, as it is.
         """
         from distributed import as_completed
+        from distributed.protocol.pickle import dumps
 
         client = self.client
         if client is None:
             msg = "DaskRunner.run needs the runner entered first: with DaskRunner(...) as r"
             raise RunnerError(msg)
         attempts = Attempts(self.retries)
-        task_of: dict[Any, tuple[SegmentTask, ...]] = {}
+        # a unit is a task, or a batch of a batched model (one per worker); it travels pickled
+        # (by dask's pickle: cloudpickle for what plain pickle cannot carry) and is unpickled by
+        # the task, so the scheduler never unpickles the model
+        packed: list[tuple[tuple[SegmentTask, ...], bytes]] = []
+        for unit in units(context, tasks, self.workers):
+            try:
+                packed.append((unit, pack(context, unit, dumps)))
+            except Exception as error:
+                attempts.failed(unit[0], error)  # a pickling error is not retried: raises
+                raise
+        task_of: dict[Any, tuple[tuple[SegmentTask, ...], bytes]] = {}
 
-        def submit(unit: tuple[SegmentTask, ...]) -> Any:
+        def submit(unit: tuple[SegmentTask, ...], payload: bytes) -> Any:
             future = client.submit(
-                run_unit,
-                context,
-                unit,
+                run_packed,
+                payload,
                 pure=False,
                 key=f"pytams-{unit[0].key}-{uuid.uuid4().hex[:12]}",
             )
-            task_of[future] = unit
+            task_of[future] = (unit, payload)
             return future
 
-        # a unit is a task, or a batch of a batched model (one per worker); results travel
-        # with the completion events (no extra round trip per result)
+        # results travel with the completion events (no extra round trip per result)
         completed = as_completed(  # type: ignore[no-untyped-call]
-            [submit(unit) for unit in units(context, tasks, self.workers)],
+            [submit(unit, payload) for unit, payload in packed],
             with_results=True,
             raise_errors=False,
         )
+        packed.clear()  # each payload is kept (for a retry) only until its task completes
         try:
             for future, outcome in completed:
-                unit = task_of.pop(future)
+                unit, payload = task_of.pop(future)
                 task = unit[0]
                 status = future.status
                 if status == "finished":
@@ -538,11 +661,11 @@ class DaskRunner:
                 exc = (
                     future.exception()
                     if status == "error"
-                    else RunnerError(f"dask lost the task of trajectory {task.key} ({status})")
+                    else WorkerLostError(f"dask lost the task of trajectory {task.key} ({status})")
                 )
                 future.release()
-                attempts.failed(task, exc)
-                completed.add(submit(unit))  # type: ignore[no-untyped-call]
+                attempts.failed(task, exc)  # returns to retry, or raises
+                completed.add(submit(unit, payload))  # type: ignore[no-untyped-call]
         finally:
             if task_of:
                 client.cancel(list(task_of))
