@@ -46,8 +46,9 @@ class TAMSResult:
         stop_reason: A `StopReason` (a str: "all_converged", "target_reached", "extinction",
             "max_iterations", "max_kills" or "walltime"; "montecarlo" for ``[tams] sampler =
             "montecarlo"`` (then p_hat = converged / N, std_error the binomial
-            sqrt(p (1 - p) / N) and the interval Wilson's: `pytams.core.estimator.wilson_interval`); over repeats
-            that stopped differently, the string "mixed: " and their reasons.
+            sqrt(p (1 - p) / N) and the interval Wilson's:
+            `pytams.core.estimator.wilson_interval`); over repeats that stopped differently,
+            the string "mixed: " and their reasons.
         seed: The seed (give it back to reproduce the run).
         spread: Standard deviation over repeats (0 for one run).
         repeats: The individual results when K > 1.
