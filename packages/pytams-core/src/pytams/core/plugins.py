@@ -49,31 +49,34 @@ def known(group: str) -> tuple[str, ...]:
     return tuple(sorted(set(installed(group)) | hinted))
 
 
-def load(group: str, name: str, *, setting: str) -> Any:
+def load(group: str, name: str, *, setting: str, what: str | None = None) -> Any:
     """The object registered as ``name`` in ``group``.
 
     Args:
         group: The entry-point group.
         name: The registered name.
         setting: What chose it, for the message (e.g. ``[runner] type``).
+        what: The message's subject instead of ``setting = name``.
 
     Raises:
         MissingComponentError: Naming what is installed and what to install.
     """
     for entry in entry_points(group=group, name=name):
         return entry.load()
-    raise MissingComponentError(missing_message(group, name, setting))
+    subject = f"{setting} = {name!r}" if what is None else what
+    raise MissingComponentError(missing_message(group, name, subject))
 
 
-def missing_message(group: str, name: str, setting: str) -> str:
-    """Why ``name`` is not available, what is, and how to get it."""
+def missing_message(group: str, name: str, what: str) -> str:
+    """Why ``name`` (asked for by ``what``) is not available, what is, and how to get it."""
     package = PROVIDED_BY.get((group, name))
     have = ", ".join(installed(group)) or "none"
     if package is not None:
-        return f"{setting} = {name!r} needs {package}: pip install '{package}' (installed: {have})"
+        spec = f"'{package}'" if "[" in package else package
+        return f"{what} needs {package}: pip install {spec} (installed: {have})"
     return (
-        f"{setting} = {name!r} is not installed (installed: {have}); install the package "
-        f"that registers {name!r} in the entry-point group {group!r}"
+        f"{what}: {name!r} is not installed (installed: {have}); install the package that "
+        f"registers it in the entry-point group {group!r}"
     )
 
 
@@ -105,8 +108,8 @@ def make_store(config: Config, repeat: int) -> Store:
         MissingComponentError: When no installed package registers that engine.
     """
     engine = store_engine(config)
-    setting = "[database] engine" if config.database.engine else "[database] path needs engine"
-    store_class = load(STORES, engine, setting=setting)
+    what = None if config.database.engine else "[database] path (the netcdf store)"
+    store_class = load(STORES, engine, setting="[database] engine", what=what)
     if config.database.path is None:
         store: Store = store_class()
         return store
