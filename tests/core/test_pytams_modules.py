@@ -20,44 +20,9 @@ from pytams.core import ConfigError, MissingComponentError, TAMSResult, Trajecto
 from pytams.core.loading import load_model_class
 from pytams.database import Database
 from pytams.tams import TAMS
+from tests.core.test_pytams_compat import PYTAMS_MODEL
 
-MODEL = textwrap.dedent('''
-    """A 2-D double well, as pyTAMS's examples write their models."""
-    import numpy as np
-    from pytams.fmodel import ForwardModelBaseClass
-
-
-    class DoubleWellModel(ForwardModelBaseClass):
-        def _init_model(self, m_id, params):
-            self._state = np.array([-1.0, 0.0])
-            self._eps = params["model"]["epsilon"]
-            if params["model"]["deterministic"]:
-                self._rng = np.random.default_rng(m_id)
-            else:
-                self._rng = np.random.default_rng()
-
-        def _advance(self, step, time, dt, noise, need_end_state):
-            x, y = self._state
-            drift = np.array([x - x**3, -2.0 * y])
-            self._state = self._state + dt * drift + np.sqrt(2.0 * self._eps * dt) * noise
-            return dt
-
-        def get_current_state(self):
-            return self._state
-
-        def set_current_state(self, state):
-            self._state = state
-
-        def score(self):
-            return float((self._state[0] + 1.0) / 2.0)
-
-        def make_noise(self):
-            return self._rng.normal(0.0, 1.0, size=2)
-
-        @classmethod
-        def name(cls):
-            return "DoubleWellModel"
-''')
+MODEL = PYTAMS_MODEL  # a 2-D double well, written as pyTAMS's examples write models
 
 INPUT = textwrap.dedent("""
     [tams]

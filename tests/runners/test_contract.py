@@ -37,6 +37,14 @@ RUNNERS: dict[str, Callable[[], Any]] = {
     "dask-1": lambda: DaskRunner(workers=1),
     "dask-2": lambda: DaskRunner(workers=2),
 }
+try:  # a third party's runner (tests/plugins/pytams-testplugin, installed by nox -s tests)
+    from pytams_testplugin import ThreadRunner
+
+    RUNNERS["threads-2 (third party)"] = lambda: ThreadRunner(
+        load_config(tables(runner="threads", workers=2))
+    )
+except ImportError:  # pragma: no cover - a bare checkout without the test plugin
+    pass
 
 
 @pytest.mark.parametrize("name", list(RUNNERS))

@@ -16,6 +16,7 @@ code can read the same data through `pytams.core.Database` and `pytams.io.open_d
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -156,13 +157,11 @@ class Database:
             MissingComponentError: When pytams-io is not installed.
             StorageError: When ``path`` holds no pytams database.
         """
-        try:
-            from pytams.io import open_database
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("pytams.io"):
-                raise
-            msg = "Database.load reads on-disk databases with pytams-io: pip install pytams-io"
-            raise MissingComponentError(msg) from None
+        open_database = _optional(
+            "pytams.io",
+            "open_database",
+            "Database.load reads on-disk databases with pytams-io: pip install pytams-io",
+        )
         del read_only
         return cls(open_database(path))
 
@@ -379,11 +378,20 @@ def _replace(
 
 def _figure_class() -> type[Figure]:
     """Matplotlib's `Figure` (drawn without pyplot, so no display or backend is needed)."""
+    figure: type[Figure] = _optional(
+        "matplotlib.figure",
+        "Figure",
+        "the plots of pytams.database need matplotlib: pip install matplotlib",
+    )
+    return figure
+
+
+def _optional(module: str, name: str, missing: str) -> Any:
+    """``name`` from an optional dependency, or `MissingComponentError` saying ``missing``."""
     try:
-        from matplotlib.figure import Figure
+        imported = importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("matplotlib"):
-            raise
-        msg = "the plots of pytams.database need matplotlib: pip install matplotlib"
-        raise MissingComponentError(msg) from None
-    return Figure
+        if exc.name is None or not module.startswith(exc.name):
+            raise  # a module that the optional dependency itself imports
+        raise MissingComponentError(missing) from None
+    return getattr(imported, name)

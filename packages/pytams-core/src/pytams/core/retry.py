@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from pytams.core.errors import ModelError, RunnerError, TAMSError
 from pytams.core.segment import SegmentTask
 
 _logger = logging.getLogger(__name__)
+R = TypeVar("R")
 
 _RESUME = "then resume (pytams run --resume, or [database] resume = true)"
 
@@ -81,14 +84,40 @@ class Attempts:
         self._failed[task.key] = count
         if count > self.retries:
             raise give_up(task, count, exc) from exc
-        _logger.warning(
-            "retrying trajectory %s (attempt %d of %d): %s: %s",
-            task.key,
-            count + 1,
-            self.retries + 1,
-            type(exc).__name__,
-            exc,
-        )
+        _log_retry(task.key, count, self.retries, exc)
+
+
+def call_with_retries(function: Callable[[], R], retries: int, what: object) -> R:
+    """Call ``function`` in this process, rerunning it after a retryable failure.
+
+    The serial runner's form of the rule: the last error propagates as it is (in the caller's
+    own process it needs no wrapping).
+
+    Args:
+        function: The work (one task, or one batch).
+        retries: How many times it is rerun after a retryable failure.
+        what: What the work is, for the log (a trajectory key).
+    """
+    failed = 0
+    while True:
+        try:
+            return function()
+        except Exception as exc:
+            failed += 1
+            if not is_retryable(exc) or failed > retries:
+                raise
+            _log_retry(what, failed, retries, exc)
+
+
+def _log_retry(what: object, failed: int, retries: int, exc: BaseException) -> None:
+    _logger.warning(
+        "retrying trajectory %s (attempt %d of %d): %s: %s",
+        what,
+        failed + 1,
+        retries + 1,
+        type(exc).__name__,
+        exc,
+    )
 
 
 def give_up(task: SegmentTask, attempts: int, exc: BaseException) -> RunnerError:

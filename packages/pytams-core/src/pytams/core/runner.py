@@ -5,17 +5,15 @@ Runners register in the entry-point group ``pytams.runners`` (see `pytams.core.p
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Protocol, TypeVar, runtime_checkable
 
 from pytams.core.batch import is_batched, run_batch
 from pytams.core.config import Config
-from pytams.core.errors import ModelError
+from pytams.core.retry import call_with_retries
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
 
-_logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -48,8 +46,8 @@ class Runner(Protocol):
 class SerialRunner:
     """Runs tasks one after the other in this process (the embedded default).
 
-    A task whose model raises is retried ``[runner] retries`` times, then its ModelError
-    propagates.
+    A task fails and is retried by the rule of `pytams.core.retry`; after ``[runner]
+    retries`` reruns its error (a ModelError) propagates as it is.
     """
 
     def __init__(self, config: Config | None = None) -> None:
@@ -77,13 +75,5 @@ class SerialRunner:
     def _with_retries(
         self, function: Callable[[RunContext, T], R], context: RunContext, work: T
     ) -> R:
-        for attempt in range(self.retries + 1):
-            try:
-                return function(context, work)
-            except ModelError as exc:
-                if attempt == self.retries:
-                    raise
-                _logger.warning(
-                    "retrying (attempt %d of %d): %s", attempt + 2, self.retries + 1, exc
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+        what = work.key if isinstance(work, SegmentTask) else "batch"
+        return call_with_retries(lambda: function(context, work), self.retries, what)

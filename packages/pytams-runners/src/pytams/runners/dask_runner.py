@@ -31,13 +31,13 @@ import re
 import signal
 import threading
 import uuid
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from pytams.core.batch import units
-from pytams.core.config import Config
+from pytams.core.config import Config, plain
 from pytams.core.errors import ConfigError, MissingComponentError, RunnerError
 from pytams.core.retry import Attempts, WorkerLostError
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
@@ -104,7 +104,7 @@ def split_dask_table(table: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         ConfigError: For an unknown backend, a missing ``address``, a pyTAMS key that does not
             apply to the backend, or a pyTAMS key given with its SLURMCluster counterpart.
     """
-    kwargs = {key: _plain(value) for key, value in table.items()}
+    kwargs = {key: plain(value) for key, value in table.items()}
     backend = kwargs.pop("backend", "local")
     if backend not in BACKENDS:
         msg = f"[dask] backend = {_shown(backend)} is not a dask backend; fix: one of " + ", ".join(
@@ -182,7 +182,7 @@ def translate_pytams_keys(table: Mapping[str, Any]) -> tuple[dict[str, Any], lis
                 )
                 raise ConfigError(msg)
             _check_pytams_value(key, value)
-            out[native] = _plain(value)
+            out[native] = plain(value)
             notes.append(f"[dask] {key} = {_shown(value)} (pyTAMS) is {native} here")
         elif key in PYTAMS_DIRECTIVES:
             _check_pytams_value(key, value)
@@ -205,7 +205,7 @@ def translate_pytams_keys(table: Mapping[str, Any]) -> tuple[dict[str, Any], lis
             _check_pytams_value(key, value)
             out[key] = value
         else:
-            out[key] = _plain(value)
+            out[key] = plain(value)
     if added:
         out["job_extra_directives"] = [*_directives(table), *added]
     return out, notes
@@ -289,7 +289,7 @@ def _address_only(backend: str) -> str:
 def _shown(value: Any) -> str:
     """A value as written in TOML (strings in double quotes)."""
     try:
-        return json.dumps(_plain(value), ensure_ascii=False)
+        return json.dumps(plain(value), ensure_ascii=False)
     except (TypeError, ValueError):
         return repr(value)
 
@@ -367,22 +367,26 @@ def make_jobqueue_cluster(backend: str, table: Mapping[str, Any]) -> Any:
     try:
         return cluster_class(**kwargs)
     except (TypeError, ValueError) as exc:
-        name = cluster_class.__name__
-        rejected = _rejected_keys(exc)
-        if rejected:
-            keys = ", ".join(rejected)
-            msg = (
-                f"[dask] {keys}: rejected by dask-jobqueue's {name} (not a keyword of it; "
-                f"backend = {_shown(backend)}); fix: remove {keys}, or "
-                f"{_jobqueue_fix(backend, cluster_class)}"
-            )
-        else:
-            msg = (
-                f"[dask] {', '.join(kwargs) or '(no keys)'}: dask-jobqueue's {name} could not "
-                f"be built from these keys (backend = {_shown(backend)}): {_one_line(exc)}; "
-                f"fix: {_jobqueue_fix(backend, cluster_class)}"
-            )
-        raise ConfigError(msg) from exc
+        maker = f"dask-jobqueue's {cluster_class.__name__}"
+        fix = _jobqueue_fix(backend, cluster_class)
+        raise _refused(exc, kwargs, maker, backend, fix) from exc
+
+
+def _refused(
+    exc: BaseException, keys: Iterable[str], maker: str, backend: str, fix: str
+) -> ConfigError:
+    """The error for a cluster class that refused the ``[dask]`` keys ``keys``."""
+    rejected = _rejected_keys(exc)
+    if rejected:
+        named = ", ".join(rejected)
+        return ConfigError(
+            f"[dask] {named}: rejected by {maker} (not a keyword of it; backend = "
+            f"{_shown(backend)}); fix: remove {named}, or {fix}"
+        )
+    return ConfigError(
+        f"[dask] {', '.join(keys) or '(no keys)'}: {maker} could not be built from these keys "
+        f"(backend = {_shown(backend)}): {_one_line(exc)}; fix: {fix}"
+    )
 
 
 def make_slurm_cluster(table: Mapping[str, Any]) -> Any:
@@ -566,24 +570,11 @@ class DaskRunner:
             except (TypeError, RuntimeError) as exc:
                 # an unknown keyword reaches the workers: a TypeError, or with worker
                 # processes "Nanny failed to start" caused by that TypeError
-                rejected = _rejected_keys(exc)
-                if rejected:
-                    keys = ", ".join(rejected)
-                    msg = (
-                        f"[dask] {keys}: rejected by distributed's LocalCluster (not a keyword "
-                        f'of it; backend = "local"); fix: remove {keys}, or use LocalCluster\'s '
-                        "keyword names (memory_limit, processes, ...)"
-                    )
-                elif isinstance(exc, TypeError):
-                    keys = ", ".join(self.cluster_kwargs) or "(no keys)"
-                    msg = (
-                        f"[dask] {keys}: distributed's LocalCluster could not be built from "
-                        f'these keys (backend = "local"): {_one_line(exc)}; fix: use '
-                        "LocalCluster's keyword names"
-                    )
-                else:
+                if not (isinstance(exc, TypeError) or _rejected_keys(exc)):
                     raise
-                raise ConfigError(msg) from exc
+                fix = "use LocalCluster's keyword names (memory_limit, processes, ...)"
+                maker = "distributed's LocalCluster"
+                raise _refused(exc, self.cluster_kwargs, maker, "local", fix) from exc
         self.client = Client(self.cluster)  # type: ignore[no-untyped-call]
 
     def _stop(self) -> None:
@@ -670,12 +661,3 @@ class DaskRunner:
             if task_of:
                 client.cancel(list(task_of))
             task_of.clear()
-
-
-def _plain(value: Any) -> Any:
-    """TOML values as dask expects them: plain dicts and lists."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
