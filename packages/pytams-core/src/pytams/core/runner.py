@@ -1,4 +1,4 @@
-"""Runners execute trajectory tasks: the `Runner` protocol, `SerialRunner`, and discovery.
+"""Runners execute trajectory tasks: the `Runner` protocol and `SerialRunner`.
 
 Runners register in the entry-point group ``pytams.runners`` (see `pytams.core.plugins`).
 """
