@@ -26,6 +26,9 @@ def tests(session: nox.Session) -> None:
     """The whole test suite (slow statistical tests included), then the packages' doctests."""
     install_workspace(session)
     session.install("matplotlib>=3.6")  # the optional extra pytams-io[plot]: tested too
+    # the database as a data product: a CF checker (its cf-units wheels bundle udunits2)
+    # and cf_xarray (tests/io/test_data_product.py)
+    session.install("compliance-checker>=5.1", "cf-xarray>=0.9")
     session.run("pytest", *session.posargs)
     # every module of every package is imported (optional extras included) and its examples run
     session.run("pytest", "--doctest-modules", *[str(Path(p) / "src") for p in PACKAGES])

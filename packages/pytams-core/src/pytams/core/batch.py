@@ -11,14 +11,16 @@ and both paths give the same result, bit for bit, for the same seed:
 - the scalar hooks call the batch hooks on a batch of one, so each row goes through the same
   floating-point operations.
 
-The batched path keeps every state (``store_state_every`` is for big states, which are not what
-this path is for) and stores NaN as the noise of a trajectory's first snapshot.
+The batched path keeps the states of the same steps as the scalar path (``[trajectory]
+store_state_every``: every k-th step from step 0; then the state column is a list with None where
+no state is kept) and stores NaN as the noise of a trajectory's first snapshot.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -263,12 +265,25 @@ class _Batch:
                     times=t_rows[row, first:stop],
                     scores=s_rows[row, first:stop],
                     noises=n_rows[row, first:stop],
-                    states=x_rows[row, first:stop],
+                    states=self._kept_states(x_rows[row, first:stop], row, first),
                     converged=bool(converged[row]),
                     model_steps=(stop - 1) + len(task.replay),
                 )
             )
         return results
+
+    def _kept_states(self, states: np.ndarray, row: int, first: int) -> Any:
+        """The row's states, None on the steps where the scalar path keeps none.
+
+        Snapshot ``i`` of ``states`` is the state after step ``first_step + first + i``; as in
+        `pytams.core.segment`, a state is kept when its step is a multiple of
+        ``store_state_every``.
+        """
+        every = self.settings.store_state_every
+        if every == 1:
+            return states
+        step = int(self.first_step[row]) + first
+        return [state.copy() if (step + i) % every == 0 else None for i, state in enumerate(states)]
 
 
 def split(tasks: Sequence[SegmentTask], parts: int) -> list[list[SegmentTask]]:

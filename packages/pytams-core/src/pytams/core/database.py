@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytams.core.errors import StorageError
 from pytams.core.store import IterationRecord, MemoryStore, Store
 from pytams.core.trajectory import Trajectory, TrajectoryKey
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The format of a run's metadata: 2 records how the run ended (``outcome``); 1 did not."""
 
 
 class Database:
@@ -23,14 +25,21 @@ class Database:
 
     def __init__(self, store: Store | None = None) -> None:
         self.store: Store = MemoryStore() if store is None else store
+        check_format(self.store)
         self._iterations = self.store.read_iterations()
         keys = self.store.read_ensemble()
         self._ensemble = None if keys is None else [self.store.read_trajectory(k) for k in keys]
 
     @property
     def metadata(self) -> dict[str, Any] | None:
-        """Config, seed, model name and format version; None for a new database."""
+        """Config, seed, model name, format version and outcome; None for a new database."""
         return self.store.read_metadata()
+
+    @property
+    def outcome(self) -> dict[str, Any] | None:
+        """How the run ended (see `record_outcome`); None while it runs or after a kill."""
+        outcome = (self.metadata or {}).get("outcome")
+        return dict(outcome) if isinstance(outcome, dict) else None
 
     @property
     def ensemble(self) -> list[Trajectory] | None:
@@ -59,6 +68,26 @@ class Database:
     def start(self, metadata: dict[str, Any]) -> None:
         """Record the metadata of a new run."""
         self.store.write_metadata({**metadata, "format_version": FORMAT_VERSION})
+
+    def record_outcome(self, outcome: Mapping[str, Any] | None, **extra: Any) -> None:
+        """Store how the run ended in its metadata, or clear it (None: the run goes on).
+
+        Args:
+            outcome: ``stop_reason``, ``probability``, ``std_error``, ``ci_low``, ``ci_high``,
+                ``iterations``, ``converged``, ``model_steps``, ``wall_time`` and ``complete``
+                (`pytams.core.TAMSResult.outcome`); ``{"stop_reason": "interrupted",
+                "complete": False}`` after an interrupt.
+            extra: Other metadata entries to write at the same time (e.g. ``diagnostics``).
+        """
+        metadata = self.metadata
+        if metadata is None:
+            return  # no run here: nothing to end
+        if outcome is None and "outcome" not in metadata and not extra:
+            return  # nothing to clear
+        metadata.pop("outcome", None)
+        if outcome is not None:
+            metadata["outcome"] = dict(outcome)
+        self.store.write_metadata({**metadata, **extra})
 
     def stored_keys(self) -> set[TrajectoryKey]:
         """Keys of every stored trajectory."""
@@ -92,3 +121,25 @@ class Database:
         """Make ``ensemble`` (stored already) the current ensemble."""
         self.store.write_ensemble([t.key for t in ensemble])
         self._ensemble = list(ensemble)
+
+
+def check_format(store: Store) -> None:
+    """Refuse a database written in a newer format than this pytams-core reads.
+
+    Older formats are read as they are (version 1 lacks the stored outcome).
+
+    Raises:
+        StorageError: Naming both versions and the fix.
+    """
+    metadata = store.read_metadata()
+    found = (metadata or {}).get("format_version", FORMAT_VERSION)
+    if not isinstance(found, int) or found <= FORMAT_VERSION:
+        return
+    where = store.location or "the database (in memory)"
+    msg = (
+        f"{where} has pytams database format version {found}, and this pytams-core reads "
+        f"versions up to {FORMAT_VERSION}: it was written by a newer pytams; upgrade pytams "
+        "(pip install --upgrade pytams-core pytams-io) to read or resume it, or choose "
+        "another [database] path"
+    )
+    raise StorageError(msg)

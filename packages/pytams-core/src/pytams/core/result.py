@@ -108,6 +108,24 @@ class TAMSResult:
             repeats=tuple(results),
         )
 
+    def outcome(self) -> dict[str, Any]:
+        """How the run ended, as its database stores it (``metadata["outcome"]``).
+
+        The estimate fields are NaN for an incomplete (walltime-stopped) run.
+        """
+        return {
+            "stop_reason": str(self.stop_reason),
+            "probability": float(self.probability),
+            "std_error": float(self.std_error),
+            "ci_low": float(self.ci_low),
+            "ci_high": float(self.ci_high),
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "model_steps": self.model_steps,
+            "wall_time": float(self.wall_time),
+            "complete": self.complete,
+        }
+
     # ------------------------------------------------------------------ beyond p_hat
     def history(self) -> RunHistory:
         """The finished run read back from its database (weights of every trajectory).

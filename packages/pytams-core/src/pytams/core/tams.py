@@ -99,7 +99,15 @@ class TAMS:
             for repeat in range(self.config.tams.repeats):
                 store = self._store if self._store is not None else make_store(self.config, repeat)
                 run_dir = run_directory(store, scratch, repeat)
-                one = _Run(self, runner, Database(store), seed, repeat, run_dir).execute()
+                run = _Run(self, runner, Database(store), seed, repeat, run_dir)
+                try:  # the run's database is open: a stop is recorded in it
+                    one = run.execute()
+                except KeyboardInterrupt:
+                    _record_stop(run.db, INTERRUPTED)
+                    raise
+                except Exception as exc:
+                    _record_stop(run.db, failed(exc))
+                    raise
                 store.flush()
                 results.append(one)
                 if not one.complete:
@@ -172,6 +180,7 @@ class _Run:
             "model": model.name,
         }
         self.db, seed = open_run(self.db, self.config, wanted)
+        self.db.record_outcome(None)  # a resumed run is running again
         return seed
 
     # ------------------------------------------------------------------ the algorithm
@@ -330,9 +339,7 @@ class _Run:
             probability,
             len(iterations),
         )
-        if reason.complete and self.config.tams.diagnostic_levels:
-            self._record_diagnostics(self.config.tams.diagnostic_levels)
-        return TAMSResult(
+        result = TAMSResult(
             database=self.db,
             probability=probability,
             std_error=std_error,
@@ -349,9 +356,14 @@ class _Run:
             stop_reason=reason,
             seed=self.seed,
         )
+        extra = {}
+        if reason.complete and self.config.tams.diagnostic_levels:
+            extra["diagnostics"] = self._diagnostics(self.config.tams.diagnostic_levels)
+        self.db.record_outcome(result.outcome(), **extra)
+        return result
 
-    def _record_diagnostics(self, levels: Sequence[float]) -> None:
-        """Store the weighted first crossings of ``levels`` in the database's metadata."""
+    def _diagnostics(self, levels: Sequence[float]) -> dict[str, Any]:
+        """The weighted first crossings of ``levels``, as the database's metadata holds them."""
         target = self.target
         usable = [a for a in levels if a <= target]
         if len(usable) < len(levels):
@@ -361,9 +373,24 @@ class _Run:
                 [a for a in levels if a > target],
             )
         crossings = RunHistory(self.db).first_crossings(usable)
-        metadata = self.db.metadata or {}
-        metadata["diagnostics"] = {"levels": [c.to_dict() for c in crossings]}
-        self.db.store.write_metadata(metadata)
+        return {"levels": [c.to_dict() for c in crossings]}
+
+
+INTERRUPTED = {"stop_reason": "interrupted", "complete": False}
+
+
+def failed(exc: BaseException) -> dict[str, Any]:
+    """The outcome of a run stopped by an error (resumable once its cause is fixed)."""
+    return {"stop_reason": "failed", "complete": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _record_stop(database: Database, outcome: dict[str, Any]) -> None:
+    """Store why the run stopped early, best effort (the exception goes on regardless)."""
+    try:
+        database.record_outcome(outcome)
+        database.store.flush()
+    except Exception:  # never mask the stop; every write is atomic
+        _logger.warning("could not record the stop in the database", exc_info=True)
 
 
 def _clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> SegmentTask:

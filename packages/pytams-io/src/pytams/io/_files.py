@@ -318,6 +318,8 @@ def open_for_reading(path: Path, what: str, fix: str) -> Iterator[Any]:
     try:
         ds.set_auto_maskandscale(False)
         yield ds
+    except StorageError:
+        raise  # says itself what is wrong (e.g. pickles the reader did not opt in to)
     except (
         KeyError,
         ValueError,

@@ -117,7 +117,8 @@ def define_iterations(ds: Any, table: IterationColumns) -> Writes:
         ("weight", "f8", table.weight,
          {"long_name": "weight W_{j+1} = W_j (1 - l_j / N) after the iteration", "units": "1"}),
         ("killed_count", "i8", table.killed_count,
-         {"long_name": "number of trajectories killed l_j", "sample_dimension": "kill"}),
+         {"long_name": "number of trajectories killed l_j", "units": "1",
+          "sample_dimension": "kill"}),
     ]  # fmt: skip
     for name, dtype, values, attrs in columns:
         var = ds.createVariable(name, dtype, ("iteration",), fill_value=False)

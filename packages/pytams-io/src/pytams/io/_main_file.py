@@ -1,5 +1,9 @@
 """The database's main file, ``tams.nc``: metadata, iteration table and ensemble membership.
 
+Its global attributes describe the run (`pytams.io._attributes.run_attributes`): N, k, T,
+dt, the target, the seed, the model, the configuration as TOML, and the outcome once the
+run has one.
+
 Only the driver writes it, whole, at every change. The classic CDF-5 format is three times
 faster to write than netCDF-4/HDF5; it does not detect truncation itself, hence the sentinel
 (`pytams.io._sentinel`).
@@ -22,6 +26,7 @@ import numpy as np
 from pytams.core.errors import DatabaseCorruptError, StorageError
 from pytams.core.trajectory import TrajectoryKey
 from pytams.io import _cdf5 as cdf5
+from pytams.io._attributes import run_attributes
 from pytams.io._columns import write_data
 from pytams.io._files import open_for_reading
 from pytams.io._iterations import IterationTable, define_iterations, read_iterations
@@ -77,6 +82,7 @@ class MainFile:
                 "pytams_model": str(metadata.get("model")),
                 "pytams_seed": str(metadata.get("seed")),
             }
+            attrs |= run_attributes(metadata, self.versions or package_versions())
         ds.setncatts(attrs)
         writes = define_iterations(ds, self.iterations.frozen())
         if self.ensemble:

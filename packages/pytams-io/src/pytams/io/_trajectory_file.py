@@ -8,6 +8,7 @@ import numpy as np
 
 from pytams.core.trajectory import Trajectory, TrajectoryKey
 from pytams.io import _cdf5 as cdf5
+from pytams.io._attributes import time_attributes
 from pytams.io._columns import PathRoots, Writes, define_column, holds_text, read_column, write_data
 from pytams.io._layout import FILE_FORMAT_VERSION
 from pytams.io._sentinel import check_end
@@ -25,13 +26,20 @@ def trajectory_format(trajectory: Trajectory) -> str:
     return TEXT_FORMAT if text else FAST_FORMAT
 
 
-def fill_trajectory_file(ds: Any, trajectory: Trajectory, roots: PathRoots) -> None:
-    """Define and write a trajectory in a new dataset (netCDF4 or `pytams.io._cdf5`)."""
+def fill_trajectory_file(
+    ds: Any, trajectory: Trajectory, roots: PathRoots, time_units: str = "1"
+) -> None:
+    """Define and write a trajectory in a new dataset (netCDF4 or `pytams.io._cdf5`).
+
+    ``time_units`` are the units of model time (``[model] time_units``; see
+    `pytams.io._attributes.time_attributes`).
+    """
     n = len(trajectory)
     ds.setncatts(
         {
             "Conventions": "CF-1.10",
             "title": f"pytams trajectory {trajectory.key}",
+            "history": "written by pytams-io",
             "pytams_format": "pytams-trajectory",
             "pytams_format_version": np.int32(FILE_FORMAT_VERSION),
             "pytams_key": str(trajectory.key),
@@ -45,10 +53,7 @@ def fill_trajectory_file(ds: Any, trajectory: Trajectory, roots: PathRoots) -> N
     )
     ds.createDimension("time", n)
     times = ds.createVariable("time", "f8", ("time",), fill_value=False)
-    times.setncatts(
-        {"standard_name": "time", "long_name": "model time of each snapshot", "units": "1",
-         "axis": "T"}
-    )  # fmt: skip
+    times.setncatts(time_attributes(time_units, coordinate=True))
     scores = ds.createVariable("score", "f8", ("time",), fill_value=False)
     scores.setncatts({"long_name": "score function xi(t, x) at each snapshot", "units": "1"})
     writes: Writes = [
@@ -65,10 +70,11 @@ def fill_trajectory_file(ds: Any, trajectory: Trajectory, roots: PathRoots) -> N
     write_data(writes)
 
 
-def read_trajectory_file(ds: Any, roots: PathRoots) -> Trajectory:
-    """The trajectory in an open file.
+def read_trajectory_file(ds: Any, roots: PathRoots, *, allow_pickle: bool = False) -> Trajectory:
+    """The trajectory in an open file (its pickled columns only with ``allow_pickle``).
 
     Raises:
+        UntrustedPickleError: When a column holds pickles and ``allow_pickle`` is false.
         ValueError: When the file is truncated or its columns disagree.
     """
     check_end(ds)
@@ -86,8 +92,8 @@ def read_trajectory_file(ds: Any, roots: PathRoots) -> Trajectory:
         branch_index=None if branch < 0 else branch,
         times=times.tolist(),
         scores=scores.tolist(),
-        noises=read_column(ds, "noise", n, None),
-        states=read_column(ds, "state", n, roots),
+        noises=read_column(ds, "noise", n, None, allow_pickle=allow_pickle),
+        states=read_column(ds, "state", n, roots, allow_pickle=allow_pickle),
         converged=bool(ds.pytams_converged),
         model_steps=int(ds.pytams_model_steps),
     )

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytams.core.errors import MissingComponentError
+from pytams.core.stop import StopReason
+
+if TYPE_CHECKING:
+    from pytams.io.explore import ExploredDatabase, RunStatus
 
 
 def register_inspect(commands: Any) -> None:
@@ -16,6 +21,12 @@ def register_inspect(commands: Any) -> None:
         "inspect", help="show the state of a database (finished or running)"
     )
     parser.add_argument("path", type=Path, help="the database directory ([database] path)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run's summary as JSON (the keys of 'pytams run --json', and state)",
+    )
+    _add_allow_pickle(parser)
     parser.set_defaults(handler=_inspect)
 
 
@@ -31,21 +42,33 @@ def register_plot(commands: Any) -> None:
         default=None,
         help="directory of the PNG files (default: the database directory)",
     )
+    _add_allow_pickle(parser)
     parser.set_defaults(handler=_plot)
+
+
+def _add_allow_pickle(parser: Any) -> None:
+    """Add ``--allow-pickle``: read the Python pickles a trusted database holds."""
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="read the Python pickles the database holds (exotic states): unpickling can run "
+        "any code, so only for a database you trust",
+    )
 
 
 def _inspect(args: argparse.Namespace) -> int:
     from pytams.io.explore import open_database
 
-    db = open_database(args.path)
+    db = open_database(args.path, allow_pickle=args.allow_pickle)
     status = db.status()
+    if args.json:
+        print(json.dumps(_summary(db, status), indent=2))
+        return 0
     wall = "unknown" if status.wall_time is None else f"{status.wall_time:.1f} s"
-    estimate = "-" if math.isnan(status.estimate) else f"{status.estimate:.6g}"
     level = "-" if math.isnan(status.level) else f"{status.level:.6g}"
     lines = [
         f"database     {db.path}",
-        f"status       {status.state}"
-        + (" (an iteration is in progress)" if status.pending else ""),
+        f"status       {status.state}" + _pending_note(status),
         f"model        {status.model}",
         f"seed         {status.seed}",
         f"trajectories {status.ntrajectories} in the ensemble, {status.stored} stored",
@@ -53,13 +76,79 @@ def _inspect(args: argparse.Namespace) -> int:
         f"level        {level}",
         f"weight       {status.weight:.6g}",
         f"converged    {status.converged}/{status.ntrajectories}",
-        f"estimate     {estimate}",
+        *_estimate_lines(status),
         f"model steps  {status.model_steps}",
         f"wall time    {wall} (start to last write)",
     ]
     lines += _diagnostic_lines(db.metadata or {})
     print("\n".join(lines))
     return 0
+
+
+def _pending_note(status: RunStatus) -> str:
+    """What the status line adds when the last iteration's clones are not all stored."""
+    if not status.pending:
+        return ""
+    if status.stop_reason is None:
+        return " (an iteration is in progress)"
+    return " (within an iteration: resume to finish it)"
+
+
+def _estimate_lines(status: RunStatus) -> list[str]:
+    """The stored estimate, its standard error and 95% interval (none for an incomplete run)."""
+    if not status.complete or math.isnan(status.estimate):
+        return []
+    return [
+        f"estimate     {status.estimate:.6g}",
+        f"std error    {status.std_error:.3g}",
+        f"95% CI       [{status.ci_low:.4g}, {status.ci_high:.4g}]",
+    ]
+
+
+def _summary(db: ExploredDatabase, status: RunStatus) -> dict[str, Any]:
+    """The run's summary with the keys of ``pytams run --json``, and ``state``.
+
+    Read from the outcome the run stored; an incomplete run has null estimate fields.
+    """
+    outcome = db.outcome or {}
+    iterations = db.iterations
+    summary: dict[str, Any] = {
+        "probability": _finite(status.estimate),
+        "std_error": _finite(status.std_error),
+        "ci_low": _finite(status.ci_low),
+        "ci_high": _finite(status.ci_high),
+        "iterations": outcome.get("iterations", status.iterations),
+        "kills": sum(len(record.killed) for record in iterations),
+        "converged": outcome.get("converged", status.converged),
+        "ntrajectories": status.ntrajectories,
+        "model_steps": outcome.get("model_steps", status.model_steps),
+        "wall_time": outcome.get("wall_time", status.wall_time),
+        "stop_reason": status.stop_reason,
+        "complete": status.complete,
+        "seed": status.seed,
+        "levels": _levels(db, status),
+        "weights": [record.weight for record in iterations],
+        "state": status.state,
+    }
+    if status.complete:
+        from pytams.core.curve import RunHistory
+
+        summary["exceedance_curve"] = RunHistory(db).exceedance_curve().to_dict()
+    return summary
+
+
+def _levels(db: ExploredDatabase, status: RunStatus) -> list[float]:
+    """The levels of the iterations, and the level of an extinction (as the run reports)."""
+    levels = [record.level for record in db.iterations]
+    if status.stop_reason == StopReason.EXTINCTION.value and db.ensemble:
+        tams = (db.metadata or {}).get("config", {}).get("tams", {})
+        k = int(tams.get("kills_per_iteration", 1))
+        levels.append(sorted(t.max_score for t in db.ensemble)[k - 1])
+    return levels
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _diagnostic_lines(metadata: dict[str, Any]) -> list[str]:
@@ -129,7 +218,7 @@ def _plot(args: argparse.Namespace) -> int:
 
     from pytams.io.explore import open_database
 
-    db = open_database(args.path)
+    db = open_database(args.path, allow_pickle=args.allow_pickle)
     output: Path = args.output if args.output is not None else db.path
     output.mkdir(parents=True, exist_ok=True)
     ds = db.to_xarray(states=False)

@@ -10,6 +10,7 @@ instant leaves a database from which pytams-core resumes.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from pytams.core.errors import DatabaseCorruptError, StorageError
 from pytams.core.store import IterationRecord
 from pytams.core.trajectory import Trajectory, TrajectoryKey
+from pytams.io._attributes import time_units
 from pytams.io._cache import TrajectoryCache
 from pytams.io._columns import PathRoots
 from pytams.io._files import lock_database, open_for_reading, writer_for
@@ -30,6 +32,7 @@ from pytams.io._trajectory_file import (
     read_trajectory_file,
     trajectory_format,
 )
+from pytams.io._trust import UntrustedPickleError
 
 __all__ = [
     "CACHE_BYTES",
@@ -52,6 +55,11 @@ class NetCDFStore:
             store may be opened while a run writes the database.
         cache_bytes: Memory for the trajectories written or read last (TAMS reads back the
             clones it just stored, and every trajectory at the end of a run).
+        allow_pickle: Read the Python pickles the database may hold (exotic state values,
+            metadata of older pytams-io). Unpickling runs code, so it is for trusted
+            databases only. By default a writer (the store a run opens) reads them: running
+            or resuming in a database means trusting it, as its own run wrote it; a
+            read-only store (exploring) never does unless asked (`pytams.io._trust`).
 
     Raises:
         StorageError: When ``path`` is a file, or a directory that is not a pytams database.
@@ -64,15 +72,18 @@ class NetCDFStore:
         *,
         read_only: bool = False,
         cache_bytes: int = CACHE_BYTES,
+        allow_pickle: bool | None = None,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.allow_pickle = not read_only if allow_pickle is None else allow_pickle
         self._layout = Layout(self.path)
         self.main_file = self._layout.main_file
         self.trajectory_dir = self._layout.trajectory_dir
         self._roots = PathRoots(self.path)
         # what tams.nc holds (see MainFile)
         self._metadata_json: str | None = None
+        self._time_units = "1"  # [model] time_units of the run, for the trajectory files
         self._iterations = IterationTable()
         self._ensemble: list[TrajectoryKey] | None = None
         self._created: str | None = None
@@ -94,6 +105,8 @@ class NetCDFStore:
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
+        if self.allow_pickle == self.read_only:
+            mode += f", allow_pickle={self.allow_pickle}"
         return f"NetCDFStore({str(self.path)!r}{mode})"
 
     # ------------------------------------------------------------------ the Store protocol
@@ -103,15 +116,33 @@ class NetCDFStore:
         return self.path
 
     def read_metadata(self) -> dict[str, Any] | None:
-        """See `pytams.core.Store`."""
-        return None if self._metadata_json is None else from_json(self._metadata_json)
+        """See `pytams.core.Store`.
+
+        Raises:
+            UntrustedPickleError: When the metadata holds pickles (of an older pytams-io)
+                and the store does not read pickles (``allow_pickle``).
+            DatabaseCorruptError: When the metadata is malformed.
+        """
+        if self._metadata_json is None:
+            return None
+        try:
+            return from_json(self._metadata_json, allow_pickle=self.allow_pickle)
+        except UntrustedPickleError as exc:
+            raise UntrustedPickleError(f"{self.main_file}: {exc}") from None
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            msg = (
+                f"{self.main_file}: the run's metadata is malformed ({type(exc).__name__}: "
+                f"{exc}); restore the file from a backup"
+            )
+            raise DatabaseCorruptError(msg) from exc
 
     def write_metadata(self, metadata: Mapping[str, Any]) -> None:
         """See `pytams.core.Store`."""
         self._writable()
         self._metadata_json = to_json(metadata)
+        self._time_units = time_units(metadata)
         self._versions = package_versions()
-        self._created = now()
+        self._created = self._created or now()  # when the run first wrote here
         self._write_main()
 
     def write_trajectory(self, trajectory: Trajectory) -> None:
@@ -120,7 +151,7 @@ class NetCDFStore:
         self._layout.make_trajectory_dir()
         self._writer.write(
             self.trajectory_file(trajectory.key),
-            lambda ds: fill_trajectory_file(ds, trajectory, self._roots),
+            lambda ds: fill_trajectory_file(ds, trajectory, self._roots, self._time_units),
             trajectory_format(trajectory),
         )
         self._written.add(trajectory.key)
@@ -139,8 +170,11 @@ class NetCDFStore:
             self._writer.flush()
         path = self.trajectory_file(key)
         fix = self._fix_for(key)
-        with open_for_reading(path, f"the file of trajectory {key}", fix) as ds:
-            trajectory = read_trajectory_file(ds, self._roots)
+        try:
+            with open_for_reading(path, f"the file of trajectory {key}", fix) as ds:
+                trajectory = read_trajectory_file(ds, self._roots, allow_pickle=self.allow_pickle)
+        except UntrustedPickleError as exc:
+            raise UntrustedPickleError(f"{path}: {exc}") from None
         if trajectory.key != key:
             msg = f"{path}: holds trajectory {trajectory.key}, not {key}; {fix}"
             raise DatabaseCorruptError(msg)
@@ -193,6 +227,7 @@ class NetCDFStore:
         self._written.clear()
         self._cache.clear()
         self._metadata_json = None
+        self._created = None
         self._iterations = IterationTable()
         self._ensemble = None
         self._clearing = True
@@ -280,5 +315,7 @@ class NetCDFStore:
     def _load(self) -> None:
         main = MainFile.read(self.main_file)
         self._metadata_json, self._iterations = main.metadata_json, main.iterations
+        if self._metadata_json is not None:  # plain JSON: the units are a plain string
+            self._time_units = time_units(json.loads(self._metadata_json))
         self._ensemble, self._created = main.ensemble, main.created
         self._versions, self._clearing = main.versions, main.clearing
