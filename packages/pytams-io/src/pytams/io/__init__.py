@@ -4,6 +4,7 @@ Set ``[database] path = "run.tams"`` to keep a run on disk (`NetCDFStore`, found
 through the entry-point group ``pytams.stores``); explore it with `open_database`.
 """
 
+from pytams.io._trust import UntrustedPickleError
 from pytams.io.explore import ExploredDatabase, RunStatus, open_database, run_status, to_xarray
 from pytams.io.store import FILE_FORMAT_VERSION, NetCDFStore
 
@@ -12,6 +13,7 @@ __all__ = [
     "ExploredDatabase",
     "NetCDFStore",
     "RunStatus",
+    "UntrustedPickleError",
     "open_database",
     "run_status",
     "to_xarray",

@@ -76,13 +76,8 @@ class MainFile:
             "pytams_ensemble_committed": np.int8(self.ensemble is not None),
         }
         if self.metadata_json is not None:
-            metadata = from_json(self.metadata_json) or {}
-            attrs |= {
-                "pytams_metadata": self.metadata_json,
-                "pytams_model": str(metadata.get("model")),
-                "pytams_seed": str(metadata.get("seed")),
-            }
-            attrs |= run_attributes(metadata, self.versions or package_versions())
+            versions = self.versions or package_versions()
+            attrs |= _metadata_attributes(self.metadata_json, json.dumps(versions, sort_keys=True))
         ds.setncatts(attrs)
         writes = define_iterations(ds, self.iterations.frozen())
         if self.ensemble:
@@ -164,3 +159,16 @@ def package_versions() -> dict[str, str]:
 def now() -> str:
     """The current time (ISO 8601, UTC, seconds)."""
     return datetime.fromtimestamp(time.time(), tz=timezone.utc).isoformat(timespec="seconds")
+
+
+@functools.lru_cache(maxsize=4)
+def _metadata_attributes(metadata_json: str, versions_json: str) -> dict[str, Any]:
+    """The global attributes from the run's metadata (cached: tams.nc is rewritten often)."""
+    # only a run's own store writes tams.nc, and it reads the pickles of its own database
+    metadata = from_json(metadata_json, allow_pickle=True) or {}
+    return {
+        "pytams_metadata": metadata_json,
+        "pytams_model": str(metadata.get("model")),
+        "pytams_seed": str(metadata.get("seed")),
+        **run_attributes(metadata, json.loads(versions_json)),
+    }
