@@ -40,8 +40,9 @@ class Trajectory:
     """A trajectory stored as columns (time, score, noise, state), one entry per snapshot.
 
     Snapshot i is the state after i model steps. The columns are lists, or numpy arrays with
-    a leading snapshot axis when a batched model produced them (then every state is kept and
-    the start's noise is NaN). A clone shares its parent's first
+    a leading snapshot axis when a batched model produced them (then the start's noise is NaN;
+    with ``store_state_every`` above 1 the states are a list, None where none is kept, as on
+    the scalar path). A clone shares its parent's first
     ``branch_index + 1`` snapshots (copied) and continues with fresh noise.
 
     Attributes:
