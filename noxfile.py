@@ -128,3 +128,27 @@ def docs(session: nox.Session) -> None:
     tests = [str(ROOT / "tests" / "models" / name) for name in ("test_tutorial.py", "test_docs.py")]
     session.run("pytest", *tests, *session.posargs)
     session.log(f"docs built in {out}")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The four wheels into dist/ (git-ignored): `pip install dist/*.whl` installs pytams."""
+    session.install("uv")
+    dist = ROOT / "dist"
+    session.run("uv", "build", "--all-packages", "--wheel", "--out-dir", str(dist), "--quiet")
+    wheels = sorted(path.name for path in dist.glob("pytams_*.whl"))
+    built = {wheel.split("-")[0] for wheel in wheels}
+    missing = sorted({Path(p).name.replace("-", "_") for p in PACKAGES} - built)
+    if missing:
+        session.error(f"no wheel in dist/ for {missing}: see uv build's output above")
+    session.log("built in dist/: " + ", ".join(wheels))
+
+
+@nox.session
+def readme(session: nox.Session) -> None:
+    """The README's commands run literally in a fresh clone with nothing but Python, then every
+    example's README command (tests/readme; skipped by the tests session)."""
+    # pytest's configuration names a warning of pytams.core; the commands install their own
+    session.install("pytest>=8.1", str(ROOT / "packages" / "pytams-core"))
+    env = {"PYTAMS_README_TESTS": "1"}
+    session.run("pytest", str(ROOT / "tests" / "readme"), *session.posargs, env=env)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shlex
 import sys
+import traceback
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -12,10 +15,10 @@ from typing import Any
 
 from pytams.core import __version__, plugins
 from pytams.core.config import load_config
-from pytams.core.errors import MissingComponentError, TAMSError
+from pytams.core.errors import ConfigError, MissingComponentError, ModelError, TAMSError
 from pytams.core.logs import configure_logging
 from pytams.core.tams import TAMS, Progress
-from pytams.core.template import model_template
+from pytams.core.template import class_name_problem, input_template, model_template
 
 _logger = logging.getLogger("pytams")
 
@@ -27,11 +30,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except TAMSError as exc:
+        if getattr(args, "traceback", False):
+            _print_traceback(exc)
         print(f"pytams: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pytams: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output left (pytams run ... | head)
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a Unix tool killed by it
+
+
+def _print_traceback(exc: TAMSError) -> None:
+    """The model's own traceback when a model failed (maybe in a worker), else ``exc``'s."""
+    if isinstance(exc, ModelError) and exc.model_traceback:
+        print(exc.model_traceback, file=sys.stderr, end="")
+    else:
+        traceback.print_exception(exc, file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush raises no second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (captured output): nothing to flush
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing database at [database] path"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="show dask's logs too (else: [tams] logfile)"
+    )
+    run.add_argument(
+        "--traceback",
+        action="store_true",
+        help="on an error, print the full traceback (a model's own, where it raised)",
+    )
     run.set_defaults(handler=_run)
 
     new = commands.add_parser("new-model", help="write a commented model template")
@@ -110,12 +143,19 @@ def _missing(name: str) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
+    if args.resume and args.overwrite:
+        msg = (
+            "--resume and --overwrite conflict: give --resume to continue the stored run "
+            "or --overwrite to replace it"
+        )
+        raise ConfigError(msg)
     if args.resume:
         overrides.append("database.resume=true")
     if args.overwrite:
         overrides.append("database.overwrite=true")
     config = load_config(args.config, overrides=overrides, seed=args.seed)
-    configure_logging(config)
+    configure_logging(config, verbose=args.verbose)
+    print(f"pytams: database {_database_shown(config.database.path)}", file=sys.stderr)
     bar = None if args.quiet else _ProgressBar(config.tams.ntrajectories)
     try:
         result = TAMS(args.model, config, progress=bar).run()
@@ -126,6 +166,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(result.to_json(curve=True) + "\n")
     return 0 if result.complete else 3
+
+
+def _database_shown(path: str | None) -> str:
+    """A database path as shown at the start of a run: absolute, or in memory."""
+    if path is None:
+        return "in memory (nothing kept; set [database] path to keep the run)"
+    return str(Path(path).resolve())
 
 
 class _ProgressBar:
@@ -171,16 +218,39 @@ class _ProgressBar:
 
 def _new_model(args: argparse.Namespace) -> int:
     name: str = args.name
-    if not name.isidentifier():
-        print(f"pytams: error: {name!r} is not a valid class name", file=sys.stderr)
-        return 2
+    problem = class_name_problem(name)
+    if problem is not None:
+        msg = f"{problem}: it cannot name a class; fix: a name such as MyModel"
+        raise ConfigError(msg)
     path: Path = args.output or Path(f"{name.lower()}.py")
+    if path.suffix != ".py":
+        msg = f"--output {path}: a model file must end in .py; fix: e.g. --output {path.stem}.py"
+        raise ConfigError(msg)
+    if args.output is None and path.stem in sys.stdlib_module_names:
+        msg = (
+            f"{path} would shadow Python's module {path.stem}; fix: another name, or "
+            f"--output my_{path.name}"
+        )
+        raise ConfigError(msg)
     if path.exists():
-        print(f"pytams: error: {path} exists; choose another --output", file=sys.stderr)
-        return 2
-    path.write_text(model_template(name))
-    print(f"wrote {path}; fill in its hooks, then: pytams run input.toml --model {path}:{name}")
+        msg = f"{path} exists; fix: choose another --output"
+        raise ConfigError(msg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(model_template(name, module=path.stem))
+    print(f"wrote {path}")
+    print(f"then: {_input_for(path, name)}")
     return 0
+
+
+def _input_for(path: Path, name: str) -> str:
+    """Write the input.toml beside the model (unless there is one); the command to run."""
+    config = path.parent / "input.toml"
+    if config.exists():
+        print(f"kept the existing {config} (not overwritten); it must name the model:")
+        return f"pytams run {shlex.quote(str(config))} --model {shlex.quote(f'{path}:{name}')}"
+    config.write_text(input_template(name, module=path.stem))
+    print(f"wrote {config}; fill in the model's hooks, then run it")
+    return f"pytams run {shlex.quote(str(config))}"
 
 
 if __name__ == "__main__":  # pragma: no cover

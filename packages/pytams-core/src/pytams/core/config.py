@@ -15,7 +15,7 @@ import sys
 import types
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +267,8 @@ class DatabaseSettings:
     """The ``[database]`` table: where the run is stored."""
 
     path: str | None = _key(
-        "A directory for a persistent netCDF database (pytams-io). Absent: in memory.",
+        "A directory for a persistent netCDF database (pytams-io), relative to the input "
+        "file's folder. Absent: in memory.",
         kind=str,
         fix='e.g. path = "run.tams"',
         default=None,
@@ -345,6 +346,12 @@ UNSUPPORTED_KEYS: dict[tuple[str, str], tuple[Any, str]] = {
         "pytams.database.Database.load",
     ),
 }
+# keys whose value is a path: relative to the input file's folder when read from a file
+PATH_KEYS: tuple[tuple[str, str], ...] = (
+    ("database", "path"),
+    ("tams", "logfile"),
+    ("dask", "slurm_config_file"),
+)
 #: pyTAMS's default target score, used when a pyTAMS input file gives none
 PYTAMS_TARGET_SCORE = 0.95
 
@@ -437,6 +444,39 @@ class Config:
                 f"must be smaller than ntrajectories ({n})",
                 "an integer between 1 and ntrajectories - 1",
             )
+        self._check_meaningful()
+
+    def _check_meaningful(self) -> None:
+        """Refuse settings that make a run meaningless: no step fits, nothing to resume."""
+        database, trajectory = self.database, self.trajectory
+        if database.resume and database.overwrite:
+            raise _error(
+                self.source,
+                "database",
+                "resume",
+                True,
+                "conflicts with overwrite = true (overwrite replaces the run resume continues)",
+                "give only one of resume (--resume) and overwrite (--overwrite)",
+            )
+        if self.tams.variant != "ams" and trajectory.step_size > trajectory.end_time:
+            raise _error(
+                self.source,
+                "trajectory",
+                "step_size",
+                trajectory.step_size,
+                f"is larger than end_time ({trajectory.end_time}): not one step fits",
+                "a step_size smaller than end_time, e.g. end_time / 100",
+            )
+        low, target = trajectory.min_score, trajectory.target_score
+        if self.tams.variant != "tams" and low is not None and low >= target:
+            raise _error(
+                self.source,
+                "trajectory",
+                "min_score",
+                low,
+                f"must be smaller than target_score ({target})",
+                "the score of the start set, below the target",
+            )
 
     def with_seed(self, seed: int) -> Config:
         """This configuration with ``[tams] seed`` set."""
@@ -477,29 +517,61 @@ def load_config(
         origin, tables = "<mapping>", copy.deepcopy(dict(source))
     else:
         origin, tables = str(source), _read_toml(Path(source))
+        resolve_paths(tables, Path(source).parent)
     for override in overrides:
         _apply_override(tables, override, origin)
     if seed is not None:
         tables.setdefault("tams", {})["seed"] = seed
-    config = _parse(tables, origin)
-    if not isinstance(source, Mapping):
-        config = _resolve_model_file(config, Path(source).parent)
-        logfile = config.tams.logfile
-        if logfile is not None and not Path(logfile).is_absolute():
-            resolved = str((Path(source).parent / logfile).resolve())
-            config = replace(config, tams=replace(config.tams, logfile=resolved))
-    return config
+    return _parse(tables, origin)
 
 
-def _resolve_model_file(config: Config, base: Path) -> Config:
-    """A model file named in a TOML file is relative to that file's directory."""
-    ref = config.model_ref
-    if ref is None:
-        return config
+def database_of(path: Path) -> Path:
+    """The database ``pytams inspect PATH`` means: PATH, or an input file's [database] path.
+
+    Raises:
+        ConfigError: When PATH is an input file whose database is in memory or not there yet.
+    """
+    if path.suffix != ".toml" or not path.is_file():
+        return path
+    database = load_config(path).database.path
+    if database is None:
+        msg = (
+            f"{path} is an input file, not a database, and it keeps its run in memory (no "
+            "[database] path); fix: add [database] path to it, run it, then inspect that path"
+        )
+        raise ConfigError(msg)
+    if not Path(database).exists():
+        msg = (
+            f"{path} is an input file, not a database; its database {database} ([database] "
+            f"path) does not exist yet; fix: pytams run {path}"
+        )
+        raise ConfigError(msg)
+    return Path(database)
+
+
+def resolve_paths(tables: dict[str, Any], base: Path) -> None:
+    """Make the relative paths of a TOML file's tables relative to its folder ``base``.
+
+    The path keys are `PATH_KEYS` and the model file of ``model`` / ``[model] class``;
+    paths given on the command line (``--set``) stay relative to the working directory.
+    """
+    for section, key in PATH_KEYS:
+        table = tables.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str) and table[key]:
+            table[key] = str((base / Path(table[key]).expanduser()).resolve())
+    model = tables.get("model")
+    if isinstance(model, str):
+        tables["model"] = _model_file(model, base)
+    elif isinstance(model, dict) and isinstance(model.get("class"), str):
+        model["class"] = _model_file(model["class"], base)
+
+
+def _model_file(ref: str, base: Path) -> str:
+    """A ``"file.py:Class"`` reference with the file relative to ``base``."""
     module, sep, name = ref.rpartition(":")
     if not module.endswith(".py") or Path(module).is_absolute():
-        return config
-    return replace(config, model_ref=f"{(base / module).resolve()}{sep}{name}")
+        return ref
+    return f"{(base / module).resolve()}{sep}{name}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -521,14 +593,62 @@ def _apply_override(tables: dict[str, Any], override: str, origin: str) -> None:
     if not sep or not dot or not section or not key:
         msg = f"--set {override!r}: expected section.key=value, e.g. --set tams.ntrajectories=50"
         raise ConfigError(msg)
-    try:
-        value = tomllib.loads(f"v = {text.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = text.strip()
+    section, key, text = section.strip(), key.strip(), text.strip()
+    where = f"--set {override}"
     target = tables.setdefault(section, {})
     if not isinstance(target, dict):
-        raise _error(origin, section, key, value, "is not a table", f"remove the key {section}")
+        raise _error(where, section, key, text, "is not a table", f"remove the key {section}")
+    if not text:  # --set section.key= : back to the default (no path: in memory)
+        _check_override_key(section, key, where)
+        target.pop(key, None)
+        return
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    _check_override(section, key, value, where)
     target[key] = value
+
+
+def _check_override_key(section: str, key: str, where: str) -> Field[Any] | None:
+    """The field ``--set section.key`` sets (None for a free or pyTAMS-only key).
+
+    Raises:
+        ConfigError: Naming ``--set`` when the section or the key does not exist.
+    """
+    known_top = {*SECTIONS, *FREE_SECTIONS}
+    if section not in known_top:
+        hint = _did_you_mean(section, known_top)
+        msg = f"{where}: unknown section [{section}]{hint}; the sections are " + ", ".join(
+            f"[{s}]" for s in sorted(known_top)
+        )
+        raise ConfigError(msg)
+    if section in FREE_SECTIONS:
+        return None
+    by_name = {f.name: f for f in fields(SECTIONS[section])}
+    public = {name for name, f in by_name.items() if f.metadata["public"]}
+    legacy = {k: native for (sec, k), native in LEGACY_KEYS.items() if sec == section}
+    if key in public | set(legacy):
+        return by_name[legacy.get(key, key)]
+    if (section, key) in UNSUPPORTED_KEYS:
+        return None
+    hint = _did_you_mean(key, public | set(legacy))
+    msg = f"{where}: unknown key [{section}] {key}{hint}; the keys of [{section}] are " + ", ".join(
+        sorted(public)
+    )
+    raise ConfigError(msg)
+
+
+def _check_override(section: str, key: str, value: Any, where: str) -> None:
+    """Check the key, type and range of a ``--set`` value, blaming ``--set`` for an error."""
+    fld = _check_override_key(section, key, where)
+    if fld is None:
+        return
+    value = _coerce(section, key, value, fld, where)
+    check = fld.metadata["check"]
+    problem = check(value) if check is not None else None
+    if problem:
+        raise _error(where, section, key, value, problem, fld.metadata["fix"])
 
 
 def _parse(tables: dict[str, Any], origin: str) -> Config:

@@ -12,7 +12,14 @@ class ConfigError(TAMSError, ValueError):
 
 
 class ModelError(TAMSError, RuntimeError):
-    """A forward model raised or returned something unusable (a NaN score, a bad time step)."""
+    """A forward model raised or returned something unusable (a NaN score, a bad time step).
+
+    Attributes:
+        model_traceback: The formatted traceback of the model's own exception, if it raised
+            one (kept as text: it travels with the error from a worker process).
+    """
+
+    model_traceback: str | None = None
 
 
 class RunnerError(TAMSError, RuntimeError):

@@ -59,6 +59,8 @@ def open_run(database: Database, config: Config, wanted: Mapping[str, Any]) -> t
     """
     metadata = database.metadata
     if metadata is None:
+        if config.database.resume:
+            _logger.warning("no database at %s: starting a new run", _shown(database, config))
         database.start(dict(wanted))
         return database, int(wanted["seed"])
     located = database.store.location or config.database.path
@@ -90,6 +92,12 @@ def open_run(database: Database, config: Config, wanted: Mapping[str, Any]) -> t
             raise
         raise type(exc)(f"{located}: {exc}") from None  # name the database
     return database, int(metadata["seed"])
+
+
+def _shown(database: Database, config: Config) -> str:
+    """The database's absolute path, or ``(in memory)``."""
+    located = database.store.location or config.database.path
+    return str(Path(located).resolve()) if located else "(in memory)"
 
 
 def move_aside(path: str | None) -> None:

@@ -21,6 +21,26 @@ from pytams.core.database import Database
 from pytams.core.estimator import Z95
 from pytams.core.stop import StopReason
 
+MEASURED_COVERAGE: tuple[tuple[int, float], ...] = (
+    (20, 0.807),
+    (50, 0.953),
+    (100, 0.932),
+    (200, 0.95),
+)
+"""How often the single-run 95% interval held the exact value, by N.
+
+The lowest coverage over the cases of docs/theory.md ("How often the single-run interval
+covers": Brownian motion and Ornstein-Uhlenbeck, p near 3e-3, k = N/10, 120 to 400 runs
+per value, by benchmarks/interval_coverage.py). ``summary()`` prints a caveat for
+single runs below the first N that reached 90% (`INTERVAL_CAVEAT_BELOW`).
+"""
+
+INTERVAL_CAVEAT_BELOW: int = min(
+    (n for n, coverage in MEASURED_COVERAGE if coverage >= 0.9),
+    default=MEASURED_COVERAGE[-1][0] + 1,
+)
+"""Single runs with fewer trajectories than this get the coverage caveat in ``summary()``."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TAMSResult:
@@ -258,18 +278,47 @@ class TAMSResult:
             f"probability   {self.probability:.6g}  (std error {self.std_error:.3g}, "
             f"95% CI [{self.ci_low:.4g}, {self.ci_high:.4g}])",
         ]
+        lines += self._interval_caveat()
         if self.repeats:
-            lines.append(f"repeats       {len(self.repeats)} (spread {self.spread:.3g})")
+            lines.append(
+                f"repeats       {len(self.repeats)} (spread {self.spread:.3g}; "
+                "the counts below are totals over them)"
+            )
         lines += [
             f"iterations    {self.iterations}  (kills {self.kills})",
-            f"converged     {self.converged} of {self.ntrajectories}"
-            + (" (totals over repeats)" if self.repeats else ""),
+            f"converged     {self._converged_of()}",
             f"model steps   {self.model_steps}",
             f"wall time     {self.wall_time:.3f} s",
             f"stop reason   {self.stop_reason}",
             f"seed          {self.seed}",
         ]
         return "\n".join(lines)
+
+    def _interval_caveat(self) -> list[str]:
+        """The note under a single run's interval when N is below `INTERVAL_CAVEAT_BELOW`."""
+        single = not self.repeats and self.stop_reason != StopReason.MONTECARLO
+        if not single or self.ntrajectories >= INTERVAL_CAVEAT_BELOW:
+            return []
+        n, coverage = _measured_coverage(self.ntrajectories)
+        return [
+            f"note          at N = {n} this 95% CI held the exact value in ~{coverage:.0%} of "
+            "test runs (docs/theory.md); use repeats (--set tams.repeats=10) for a dependable "
+            "error bar"
+        ]
+
+    def _converged_of(self) -> str:
+        """Converged trajectories out of how many (totals over the repeats when K > 1)."""
+        if not self.repeats:
+            return f"{self.converged} of {self.ntrajectories}"
+        k = len(self.repeats)
+        total = sum(r.ntrajectories for r in self.repeats)
+        return f"{self.converged} of {total} ({k} repeats x {self.ntrajectories})"
+
+
+def _measured_coverage(n: int) -> tuple[int, float]:
+    """The measured (N, coverage) for a run of N trajectories: the largest measured N <= n."""
+    below = [row for row in MEASURED_COVERAGE if row[0] <= n]
+    return below[-1] if below else MEASURED_COVERAGE[0]
 
 
 def _finite(value: float) -> float | None:

@@ -8,6 +8,8 @@ before the branching point and the noise to replay from there.
 from __future__ import annotations
 
 import math
+import sys
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,7 +241,24 @@ def _model_error(
     context: RunContext, task: SegmentTask, where: str, exc: BaseException
 ) -> ModelError:
     origin = "" if task.parent is None else f" (a clone of {task.parent})"
-    return ModelError(
+    error = ModelError(
         f"model {context.model.name} failed in trajectory {task.key}{origin} {where}: "
-        f"{type(exc).__name__}: {exc}"
+        f"{type(exc).__name__}: {exc}{raised_at(exc, context.model.cls)}"
     )
+    error.model_traceback = "".join(traceback.format_exception(exc))
+    return error
+
+
+def raised_at(exc: BaseException, cls: type[Any]) -> str:
+    """`` (raised at file.py:42 in _advance)``: the last frame in the model's file, else the last.
+
+    Empty when the exception carries no traceback.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    module = sys.modules.get(cls.__module__)
+    source = getattr(module, "__file__", None)
+    mine = [f for f in frames if source is not None and Path(f.filename) == Path(source)]
+    frame = (mine or frames)[-1]
+    return f" (raised at {Path(frame.filename).name}:{frame.lineno} in {frame.name})"

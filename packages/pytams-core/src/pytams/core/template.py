@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import keyword
+
 _TEMPLATE = '''"""{name}: a pytams model (written by `pytams new-model`; fill in the hooks).
 
 Run it with
-    pytams run input.toml --model {module}.py:{name}
-where input.toml holds at least
+    pytams run input.toml
+where input.toml (`pytams new-model` writes one beside this file) names this class in
+[model] class = "{module}.py:{name}" (or give --model {module}.py:{name}) and holds at least
     [tams]
     ntrajectories = 100
     [trajectory]
@@ -64,6 +67,44 @@ class {name}(ForwardModel[np.ndarray, np.ndarray]):
 '''
 
 
-def model_template(name: str) -> str:
-    """The source of a commented model class called ``name``."""
-    return _TEMPLATE.format(name=name, module=name.lower())
+_INPUT = """# The input of {name} (written by `pytams new-model`): pytams run this-file.toml
+# Paths in this file are relative to its folder. The keys: docs/user-guide.md.
+[tams]
+ntrajectories = 100   # N, the ensemble size
+seed = 1              # every random stream derives from it
+
+[trajectory]
+end_time = 1.0        # the horizon T
+step_size = 0.01      # dt requested from _advance
+target_score = 1.0    # a trajectory converges when its score reaches this
+
+# [database]
+# path = "run.tams"   # keep the run on disk (pytams-io); absent: in memory
+
+[model]               # handed to _setup as `params`
+class = "{module}.py:{name}"
+sigma = 1.0
+"""
+# names the template itself uses: a class of that name would shadow them
+TEMPLATE_NAMES = frozenset({"ForwardModel", "Any", "np", "math", "annotations"})
+
+
+def model_template(name: str, *, module: str | None = None) -> str:
+    """The source of a commented model class called ``name``, in the file ``module``.py."""
+    return _TEMPLATE.format(name=name, module=module or name.lower())
+
+
+def input_template(name: str, *, module: str | None = None) -> str:
+    """An input.toml that runs the class ``name`` of the file ``module``.py beside it."""
+    return _INPUT.format(name=name, module=module or name.lower())
+
+
+def class_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be the template's class name, or None when it can."""
+    if keyword.iskeyword(name):
+        return f"{name!r} is a Python keyword"
+    if not name.isidentifier():
+        return f"{name!r} is not a Python identifier (letters, digits and _, not first a digit)"
+    if name in TEMPLATE_NAMES:
+        return f"{name!r} is a name the template imports"
+    return None

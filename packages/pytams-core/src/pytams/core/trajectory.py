@@ -25,10 +25,30 @@ class TrajectoryKey:
         return f"{self.slot:06d}-{self.generation:05d}"
 
     @classmethod
-    def parse(cls, text: str) -> TrajectoryKey:
-        """Inverse of ``str(key)``."""
-        slot, generation = text.split("-")
-        return cls(int(slot), int(generation))
+    def parse(cls, text: str | TrajectoryKey) -> TrajectoryKey:
+        """Inverse of ``str(key)``: ``"000003-00002"`` is slot 3, generation 2.
+
+        A `TrajectoryKey` is returned as it is.
+
+        Raises:
+            TypeError: When ``text`` is neither a string nor a `TrajectoryKey`.
+            ValueError: When the string is not ``<slot>-<generation>``.
+        """
+        if isinstance(text, TrajectoryKey):
+            return text
+        if isinstance(text, str):
+            slot, dash, generation = text.strip().partition("-")
+            if dash and slot.isdecimal() and generation.isdecimal():
+                return cls(int(slot), int(generation))
+            msg = (
+                f"{text!r} is not a trajectory key: write <slot>-<generation>, "
+                "e.g. '000003-00002' (as str(key) and the xarray view show it)"
+            )
+            raise ValueError(msg)
+        raise TypeError(
+            "a trajectory key is a TrajectoryKey or its string form ('000003-00002'), "
+            f"not {type(text).__name__} {text!r}: e.g. TrajectoryKey(slot=3, generation=2)"
+        )
 
     def next_generation(self) -> TrajectoryKey:
         """The key of the clone that replaces this trajectory."""

@@ -12,6 +12,7 @@ from pytams.core.errors import MissingComponentError
 from pytams.core.stop import StopReason
 
 if TYPE_CHECKING:
+    from pytams.core.result import TAMSResult
     from pytams.io.explore import ExploredDatabase, RunStatus
 
 
@@ -20,7 +21,12 @@ def register_inspect(commands: Any) -> None:
     parser = commands.add_parser(
         "inspect", help="show the state of a database (finished or running)"
     )
-    parser.add_argument("path", type=Path, help="the database directory ([database] path)")
+    parser.add_argument(
+        "path",
+        type=Path,
+        help="the database directory ([database] path; with [tams] repeats > 1, the folder "
+        "of the repeat-NNNN databases: each, then their mean)",
+    )
     parser.add_argument(
         "--json",
         action="store_true",
@@ -57,8 +63,12 @@ def _add_allow_pickle(parser: Any) -> None:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from pytams.core.config import database_of
     from pytams.io.explore import open_database
 
+    args.path = database_of(args.path)  # an input file: its [database] path
+    if _repeat_directories(args.path):
+        return _inspect_repeats(args)
     db = open_database(args.path, allow_pickle=args.allow_pickle)
     status = db.status()
     if args.json:
@@ -83,6 +93,96 @@ def _inspect(args: argparse.Namespace) -> int:
     lines += _diagnostic_lines(db.metadata or {})
     print("\n".join(lines))
     return 0
+
+
+def _repeat_directories(path: Path) -> list[Path]:
+    """The ``repeat-NNNN`` databases of a run with ``[tams] repeats`` > 1 (none: not one)."""
+    from pytams.io.store import MAIN_FILE
+
+    if not path.is_dir() or (path / MAIN_FILE).exists():
+        return []
+    return sorted(p for p in path.glob("repeat-[0-9][0-9][0-9][0-9]") if p.is_dir())
+
+
+def _inspect_repeats(args: argparse.Namespace) -> int:
+    """``pytams inspect`` of a multi-repeat database: one line per repeat, then their summary."""
+    from pytams.io.explore import open_database
+
+    dirs = _repeat_directories(args.path)
+    dbs = [open_database(d, allow_pickle=args.allow_pickle) for d in dirs]
+    statuses = [db.status() for db in dbs]
+    pairs = zip(dbs, statuses, strict=True)
+    each = [_summary(db, status) | {"path": str(db.path)} for db, status in pairs]
+    planned = int((dbs[0].metadata or {}).get("config", {}).get("tams", {}).get("repeats", 0))
+    planned = max(planned, len(dbs))
+    state = _repeats_state(dirs, statuses, planned)
+    combined = _of_repeats(each) if state == "finished" else None
+    if args.json:
+        head: dict[str, Any] = (
+            combined.to_dict()
+            if combined is not None
+            else {"probability": None, "std_error": None, "ci_low": None, "ci_high": None}
+        )
+        out = head | {"complete": combined is not None, "state": state, "repeats": each}
+        print(json.dumps(out, indent=2))
+        return 0
+    lines = [
+        f"database     {args.path} ({len(dbs)} of {planned} repeats stored)",
+        f"status       {state}",
+        f"  {'repeat':<12} {'estimate':>11} {'std error':>9}  state",
+    ]
+    for d, status in zip(dirs, statuses, strict=True):
+        shown = status.complete and math.isfinite(status.estimate)
+        estimate = f"{status.estimate:11.4e}" if shown else f"{'-':>11}"
+        error = f"{status.std_error:9.2e}" if shown else f"{'-':>9}"
+        lines.append(f"  {d.name:<12} {estimate} {error}  {status.state}")
+    if combined is not None:
+        lines += [f"over the {len(dbs)} repeats (mean and its standard error):"]
+        lines += ["  " + line for line in combined.summary().splitlines()]
+    else:
+        lines.append("no estimate over the repeats: the run is incomplete (resume it)")
+    print("\n".join(lines))
+    return 0
+
+
+def _repeats_state(dirs: list[Path], statuses: list[RunStatus], planned: int) -> str:
+    """``"finished"`` when every planned repeat is complete, else what is missing."""
+    for d, status in zip(dirs, statuses, strict=True):
+        if not status.complete:
+            return f"incomplete run ({d.name}: {status.state}): not an estimate"
+    if len(dirs) < planned:
+        return f"incomplete run ({len(dirs)} of {planned} repeats stored): not an estimate"
+    return "finished"
+
+
+def _of_repeats(summaries: list[dict[str, Any]]) -> TAMSResult:
+    """The summary of the repeats, as ``pytams run`` makes it (`TAMSResult.of_repeats`)."""
+    from pytams.core.result import TAMSResult
+
+    def nan(value: Any) -> float:
+        return math.nan if value is None else float(value)
+
+    results = [
+        TAMSResult(
+            probability=nan(s["probability"]),
+            std_error=nan(s["std_error"]),
+            ci_low=nan(s["ci_low"]),
+            ci_high=nan(s["ci_high"]),
+            iterations=int(s["iterations"]),
+            kills=int(s["kills"]),
+            levels=tuple(s["levels"]),
+            weights=tuple(s["weights"]),
+            converged=int(s["converged"]),
+            ntrajectories=int(s["ntrajectories"]),
+            model_steps=int(s["model_steps"]),
+            wall_time=nan(s["wall_time"]),
+            stop_reason=str(s["stop_reason"]),
+            seed=int(s["seed"] or 0),
+        )
+        for s in summaries
+    ]
+    wall_time = math.fsum(r.wall_time for r in results if math.isfinite(r.wall_time))
+    return TAMSResult.of_repeats(results, wall_time)
 
 
 def _pending_note(status: RunStatus) -> str:
@@ -175,15 +275,31 @@ def _diagnostic_lines(metadata: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _incomplete_mark(status: RunStatus) -> str | None:
+    """What the figures of a run that claims no estimate say (None for a complete run)."""
+    return None if status.complete else f"incomplete run ({status.state}): not an estimate"
+
+
 def _plot_return_times(db: Any, output: Path, plt: Any) -> Path | None:
-    """return_time.png: r(a) = -T / ln(1 - p(a)) with its 95% band (finished tams runs)."""
+    """return_time.png: r(a) = -T / ln(1 - p(a)) with its 95% band (tams runs)."""
+    fig = _return_time_figure(db, plt)
+    if fig is None:
+        return None
+    path = output / "return_time.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _return_time_figure(db: ExploredDatabase, plt: Any) -> Any | None:
+    """The return-time figure (None without a curve); marked when the run is incomplete."""
     from pytams.core.curve import RunHistory
     from pytams.core.errors import StorageError
 
     try:
         history = RunHistory(db)
     except StorageError:
-        return None  # not finished: no curve yet
+        return None  # no ensemble yet, or within an iteration: no curve
     if history.variant != "tams":
         return None  # no fixed duration T, no return times
     curve = history.exceedance_curve()
@@ -199,12 +315,11 @@ def _plot_return_times(db: Any, output: Path, plt: Any) -> Path | None:
     ax.set_yscale("log")
     ax.set_xlabel("level a (score)")
     ax.set_ylabel(f"return time -T / ln(1 - p(a)), T = {history.horizon:g}")
-    ax.set_title("return time of the level from one run (Lestang et al. weights)")
+    title = "return time of the level from one run (Lestang et al. weights)"
+    mark = _incomplete_mark(db.status())
+    ax.set_title(title if mark is None else f"{mark}\n{title}")
     ax.legend()
-    path = output / "return_time.png"
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -255,4 +370,7 @@ def _plot(args: argparse.Namespace) -> int:
     if returns is not None:
         written.append(returns)
     print("wrote " + ", ".join(str(p) for p in written))
+    mark = _incomplete_mark(db.status())
+    if mark is not None:
+        print(mark)
     return 0

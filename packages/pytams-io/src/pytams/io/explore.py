@@ -15,7 +15,7 @@ from pytams.core.errors import StorageError
 from pytams.core.estimator import ancestors
 from pytams.core.stop import StopReason
 from pytams.core.store import IterationRecord
-from pytams.core.trajectory import Trajectory
+from pytams.core.trajectory import Trajectory, TrajectoryKey
 from pytams.io._attributes import run_attributes, time_attributes, time_units
 from pytams.io._main_file import package_versions
 from pytams.io.store import MAIN_FILE, NetCDFStore
@@ -33,6 +33,19 @@ class ExploredDatabase(Database):
     def path(self) -> Path:
         """The database directory."""
         return self.store.path
+
+    def trajectory(self, key: TrajectoryKey | str) -> Trajectory:
+        """Any stored trajectory; ``key`` may be its string form (``"000000-00004"``).
+
+        Raises:
+            TypeError: When ``key`` is neither a `TrajectoryKey` nor a string.
+            ValueError: When the string is not ``<slot>-<generation>``.
+        """
+        return super().trajectory(TrajectoryKey.parse(key))
+
+    def has_trajectory(self, key: TrajectoryKey | str) -> bool:
+        """Whether ``key`` (a `TrajectoryKey` or its string form) is stored."""
+        return super().has_trajectory(TrajectoryKey.parse(key))
 
     def to_xarray(self, *, archived: bool = False, states: bool = True) -> Any:
         """The run as an `xarray.Dataset` (see `to_xarray`)."""

@@ -23,6 +23,7 @@ configuration (the file is left where it is).
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import json
@@ -39,6 +40,7 @@ from typing import Any
 from pytams.core.batch import units
 from pytams.core.config import Config, plain
 from pytams.core.errors import ConfigError, MissingComponentError, RunnerError
+from pytams.core.logs import third_party_quiet
 from pytams.core.retry import Attempts, WorkerLostError
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
 from pytams.runners._travel import pack, run_packed
@@ -303,7 +305,8 @@ def load_slurm_config_file(path: str) -> None:
     construction would not do). A ``[dask]`` key still overrides a value of the file.
 
     Args:
-        path: The file, relative to the working directory (``~`` expanded).
+        path: The file (``~`` expanded); an input file's relative path is already made
+            absolute against its folder, any other is relative to the working directory.
 
     Raises:
         ConfigError: When the file does not exist or is not a YAML mapping.
@@ -312,7 +315,7 @@ def load_slurm_config_file(path: str) -> None:
     if not file.is_file():
         msg = (
             f"[dask] slurm_config_file = {_shown(path)}: no such file ({file.absolute()}); fix: "
-            "give the path of a dask-jobqueue YAML file (relative to the working directory), "
+            "give the path of a dask-jobqueue YAML file (relative to the input file's folder), "
             "or remove slurm_config_file"
         )
         raise ConfigError(msg)
@@ -387,6 +390,86 @@ def _refused(
         f"[dask] {', '.join(keys) or '(no keys)'}: {maker} could not be built from these keys "
         f"(backend = {_shown(backend)}): {_one_line(exc)}; fix: {fix}"
     )
+
+
+def local_cluster_kwargs(workers: int, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The keywords of the `distributed.LocalCluster` of a ``[dask]`` table (backend "local").
+
+    ``workers`` single-threaded worker processes, the dashboard on a free port; the table's
+    keys override these. When the program keeps dask's logs off the terminal
+    (`pytams.core.logs.configure_logging`), the workers log nothing (``silence_logs``, unless
+    the table sets it). Worker processes ignore Ctrl-C (`dask_setup`, as a ``preload``):
+    the run's process shuts them down.
+
+    Args:
+        workers: The number of workers (``[runner] workers``).
+        table: The ``[dask]`` keywords (``backend`` removed, see `split_dask_table`).
+
+    Raises:
+        ConfigError: For a key that is neither a keyword of LocalCluster nor of its workers
+            (checked before any process starts; the message suggests the closest keyword).
+    """
+    _check_local_keys(table)
+    kwargs: dict[str, Any] = {
+        "n_workers": workers,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": ":0",
+    }
+    if third_party_quiet():
+        kwargs["silence_logs"] = logging.CRITICAL
+    kwargs.update(table)
+    if kwargs["processes"]:
+        given = kwargs.get("preload") or []
+        kwargs["preload"] = [*([given] if isinstance(given, str) else given), __name__]
+    return kwargs
+
+
+def dask_setup(worker: Any) -> None:
+    """A worker process's preload hook: it ignores Ctrl-C (its nanny ends it with the run).
+
+    A terminal's Ctrl-C reaches every process of the run; without this, each worker process
+    would print its own KeyboardInterrupt traceback.
+    """
+    del worker
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _check_local_keys(table: Mapping[str, Any]) -> None:
+    """Every ``[dask]`` key is a keyword of LocalCluster, of its workers or their nannies."""
+    if "worker_class" in table:
+        return  # a worker class of the user's may take keywords of its own
+    known = _local_keywords()
+    unknown = [key for key in table if key not in known]
+    if not unknown:
+        return
+    named = ", ".join(unknown)
+    close = {key: difflib.get_close_matches(key, sorted(known), n=1) for key in unknown}
+    hints = [f"{key} -> {match[0]}" for key, match in close.items() if match]
+    fix = (
+        f"rename {', '.join(hints)}"
+        if len(hints) == len(unknown)
+        else f"remove {named}, or use LocalCluster's keyword names (memory_limit, processes, ...)"
+    )
+    msg = (
+        f"[dask] {named}: rejected by distributed's LocalCluster (not a keyword of it or of "
+        f'its workers; backend = "local"); fix: {fix}'
+    )
+    raise ConfigError(msg)
+
+
+def _local_keywords() -> set[str]:
+    """The keywords of LocalCluster and of the Nanny, Worker and Server it passes them to."""
+    from distributed import LocalCluster, Nanny, Worker
+    from distributed.core import Server
+
+    known: set[str] = set()
+    for cls in (LocalCluster, Nanny, Worker, Server):
+        for p in inspect.signature(cls.__init__).parameters.values():
+            if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                known.add(p.name)
+    return known
 
 
 def make_slurm_cluster(table: Mapping[str, Any]) -> Any:
@@ -558,13 +641,7 @@ class DaskRunner:
                 self.cluster.job_script(),
             )
         else:
-            kwargs: dict[str, Any] = {
-                "n_workers": self.workers,
-                "threads_per_worker": 1,
-                "processes": True,
-                "dashboard_address": ":0",
-            }
-            kwargs.update(self.cluster_kwargs)
+            kwargs = local_cluster_kwargs(self.workers, self.cluster_kwargs)
             try:
                 self.cluster = LocalCluster(**kwargs)  # type: ignore[no-untyped-call]
             except (TypeError, RuntimeError) as exc:
