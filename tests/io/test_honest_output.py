@@ -11,28 +11,12 @@ import pytest
 
 from pytams.core import TAMS, TrajectoryKey
 from pytams.core.cli import main
-from pytams.core.tams import Progress
 from pytams.io import open_database
 from pytams.io.cli import _return_time_figure
 from tests.io.ou import ou_config
+from tests.io.test_outcome import interrupt, stop_at
 
 MARK = "not an estimate"
-
-
-def stop_at(iteration: int, action: Any) -> Any:
-    """A progress callback that calls ``action()`` once, after iteration ``iteration``."""
-    done: list[int] = []
-
-    def progress(event: Progress) -> None:
-        if event.phase == "iteration" and event.iteration == iteration and not done:
-            done.append(iteration)
-            action()
-
-    return progress
-
-
-def interrupt() -> None:
-    raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")
