@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytams.core import TAMS, Database, MemoryStore, SerialRunner
+from pytams.core import TAMS, Database, MemoryStore, ModelError, SerialRunner
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
 from pytams.core.trajectory import Trajectory
 from tests.core.models import BatchedDoubleWell, BatchedOU
@@ -73,3 +73,26 @@ def test_every_state_is_kept_by_default() -> None:
     TAMS(BatchedOU, config(1, dim=1, barrier=1.2), store=store).run()
     for trajectory in Database(store).ensemble or []:
         assert kept(trajectory) == list(range(len(trajectory)))
+
+
+def test_a_batched_model_error_names_where_it_was_raised() -> None:
+    """As on the scalar path: the model's file, line and method, and its traceback."""
+
+    class Failing(BatchedOU):
+        def _advance_batch(
+            self, states: np.ndarray, times: Any, dt: Any, noise: np.ndarray
+        ) -> np.ndarray:
+            raise ZeroDivisionError("boom")
+
+    config = {
+        "tams": {"ntrajectories": 4, "seed": 1},
+        "trajectory": {"end_time": 1.0, "step_size": 0.1, "target_score": 1.0},
+    }
+    with pytest.raises(ModelError) as info:
+        TAMS(Failing, config).run()
+    message = str(info.value)
+    assert "batched model" in message
+    assert "ZeroDivisionError: boom (raised at test_batch_states.py:" in message
+    assert message.endswith(" in _advance_batch)")
+    assert info.value.model_traceback is not None
+    assert 'raise ZeroDivisionError("boom")' in info.value.model_traceback

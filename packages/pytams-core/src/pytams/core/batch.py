@@ -33,6 +33,7 @@ from pytams.core.segment import (
     RunContext,
     SegmentResult,
     SegmentTask,
+    model_failure,
     replay,
     run_segment,
 )
@@ -119,11 +120,11 @@ def run_batch(context: RunContext, tasks: Sequence[SegmentTask]) -> list[Segment
     except ModelError:
         raise
     except Exception as exc:
-        msg = (
+        failed = (
             f"batched model {context.model.name} failed on a batch of {len(tasks)} "
-            f"trajectories ({tasks[0].key} ...): {type(exc).__name__}: {exc}"
+            f"trajectories ({tasks[0].key} ...)"
         )
-        raise ModelError(msg) from exc
+        raise model_failure(failed, exc, context.model.cls) from exc
     finally:
         model.close()
 

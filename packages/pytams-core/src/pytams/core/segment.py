@@ -241,10 +241,19 @@ def _model_error(
     context: RunContext, task: SegmentTask, where: str, exc: BaseException
 ) -> ModelError:
     origin = "" if task.parent is None else f" (a clone of {task.parent})"
-    error = ModelError(
-        f"model {context.model.name} failed in trajectory {task.key}{origin} {where}: "
-        f"{type(exc).__name__}: {exc}{raised_at(exc, context.model.cls)}"
-    )
+    failed = f"model {context.model.name} failed in trajectory {task.key}{origin} {where}"
+    return model_failure(failed, exc, context.model.cls)
+
+
+def model_failure(failed: str, exc: BaseException, cls: type[Any]) -> ModelError:
+    """The `ModelError` for ``exc`` raised by a model of class ``cls``: where and its traceback.
+
+    Args:
+        failed: What failed (the model, the trajectory and the step).
+        exc: The model's exception.
+        cls: The model's class (its file locates the frame to name).
+    """
+    error = ModelError(f"{failed}: {type(exc).__name__}: {exc}{raised_at(exc, cls)}")
     error.model_traceback = "".join(traceback.format_exception(exc))
     return error
 
