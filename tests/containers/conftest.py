@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+
+from tests.gates import skip_unless_gated
 
 GATE = "PYTAMS_CONTAINER_TESTS"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     del config
-    if os.environ.get(GATE):
-        return
-    skip = pytest.mark.skip(
-        reason=f"builds Apptainer images: run by `nox -s containers` ({GATE}=1)"
+    skip_unless_gated(
+        items, GATE, "containers", "builds Apptainer images: run by `nox -s containers`"
     )
-    for item in items:
-        if item.get_closest_marker("containers") is not None:
-            item.add_marker(skip)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+
+from tests.gates import skip_unless_gated
 
 GATE = "PYTAMS_README_TESTS"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     del config
-    if os.environ.get(GATE):
-        return
-    skip = pytest.mark.skip(
-        reason=f"installs the workspace in a fresh clone: run by `nox -s readme` ({GATE}=1)"
+    skip_unless_gated(
+        items, GATE, "readme", "installs the workspace in a fresh clone: run by `nox -s readme`"
     )
-    for item in items:
-        if item.get_closest_marker("readme") is not None:
-            item.add_marker(skip)
