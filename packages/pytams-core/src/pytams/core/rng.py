@@ -14,6 +14,9 @@ SEGMENT = 0
 SELECTION = 1
 MODEL_ID = 2
 
+#: the noise scheme of every run before issue 15: one PCG64 generator per segment
+GENERATOR = "generator"
+
 
 def new_seed() -> int:
     """Return fresh entropy for a run whose configuration gives no seed (recorded in the result)."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from pytams.core.ending import Ending
 from pytams.core.errors import ModelError
 from pytams.core.loading import ModelSpec
 from pytams.core.model import ForwardModel
-from pytams.core.rng import segment_generator, segment_model_id
+from pytams.core.rng import GENERATOR, segment_generator, segment_model_id
 from pytams.core.snapshot import Snapshot
 from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 from pytams.core.workspace import WORKDIR_DIR, workdir_name
@@ -45,6 +46,15 @@ class RunContext:
     repeat: int = 0
     variant: str = "tams"
     run_dir: Path | None = None
+    noise: str = GENERATOR
+
+    def noise_stream(self, key: TrajectoryKey, model: ForwardModel[Any, Any]) -> Callable[[], Any]:
+        """The fresh noise of the segment ``key``: each call returns the next step's noise.
+
+        Scheme ``generator``: the model's `_make_noise` on the segment's own generator.
+        """
+        rng = segment_generator(self.seed, self.repeat, key.slot, key.generation)
+        return partial(model._make_noise, rng)
 
     def workdir(self, key: TrajectoryKey) -> Path | None:
         """The working directory of the segment ``key`` (None without a run directory)."""
@@ -137,8 +147,8 @@ def run_segment(context: RunContext, task: SegmentTask) -> SegmentResult:
         else:
             model.restore(task.start.state, time=task.start.time, step=task.start_index)
             replay(model, task, settings, context.variant)
-        rng = segment_generator(context.seed, context.repeat, task.key.slot, task.key.generation)
-        result.converged = _advance_to_end(model, rng, settings, result, context.variant)
+        next_noise = context.noise_stream(task.key, model)
+        result.converged = _advance_to_end(model, next_noise, settings, result, context.variant)
         result.model_steps = model.step - task.start_index
     except ModelError:
         raise
@@ -174,7 +184,7 @@ def replay(
 
 def _advance_to_end(
     model: ForwardModel[Any, Any],
-    rng: np.random.Generator,
+    next_noise: Callable[[], Any],
     settings: TrajectorySettings,
     result: SegmentResult,
     variant: str = "tams",
@@ -190,8 +200,7 @@ def _advance_to_end(
     target, every = settings.target_score, settings.store_state_every
     ending = Ending.of(settings, variant)
     ended, step_from, set_clock = ending.ended, ending.step, model.set_clock
-    make_noise, advance, get_score, get_state = (
-        model._make_noise,
+    advance, get_score, get_state = (
         model._advance,
         model._score,
         model._get_state,
@@ -204,7 +213,7 @@ def _advance_to_end(
     time, step = model.time, model.step
     while not converged and not ended(time, score):
         dt = step_from(time)
-        noise = make_noise(rng)
+        noise = next_noise()
         taken = advance(dt, noise)
         if not 0.0 < taken <= dt * (1.0 + 1e-12):
             model.restore(get_state(), time=time, step=step)  # keep the error's step right
