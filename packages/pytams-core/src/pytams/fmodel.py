@@ -22,7 +22,8 @@ class ForwardModelBaseClass(ABC):
         params: The whole parameter dictionary; ``params["model"]["deterministic"]`` is set
             from ``[tams] deterministic`` (which pytams always sets: see `pytams.core.compat`).
         workdir: The segment's working directory, ``<database>/trajectories/trajSSSSSS_GGGG``
-            (created before the model is built), so ``workdir.parents[1]`` is the database.
+            (its parent exists; the model makes it if it writes there, as with pyTAMS
+            1.0.0), so ``workdir.parents[1]`` is the database.
     """
 
     @final

@@ -52,6 +52,16 @@ class Database:
         return list(self._iterations)
 
     @property
+    def iteration_count(self) -> int:
+        """The number of iterations in the table (no copy of it)."""
+        return len(self._iterations)
+
+    @property
+    def last_iteration(self) -> IterationRecord | None:
+        """The last iteration of the table, None before the first."""
+        return self._iterations[-1] if self._iterations else None
+
+    @property
     def weight(self) -> float:
         """The current weight W_J (1.0 before the first iteration)."""
         return self._iterations[-1].weight if self._iterations else 1.0

@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast, final
 
 import numpy as np
 
 State = TypeVar("State")
+Model = TypeVar("Model", bound="ForwardModel[Any, Any]")
 Noise = TypeVar("Noise")
 
 
@@ -70,11 +71,36 @@ class ForwardModel(ABC, Generic[State, Noise]):
         model_id: int = 0,
         workdir: Path | None = None,
     ) -> None:
+        self._begin(params, model_id, None if workdir is None else Path(workdir))
+
+    @final
+    @classmethod
+    def for_segment(
+        cls: type[Model],
+        params: Mapping[str, Any] | None,
+        model_id: Callable[[], int],
+        workdir: Callable[[], Path | None],
+    ) -> Model:
+        """A model for one segment of a run; its id and directory are derived on first use.
+
+        What the framework calls: deriving an id (a hash of the seed) and a path costs more
+        than a cheap model's whole segment, and most models use neither.
+        """
+        model = cls.__new__(cls)
+        model._begin(params, model_id, workdir)
+        return model
+
+    def _begin(
+        self,
+        params: Mapping[str, Any] | None,
+        model_id: int | Callable[[], int],
+        workdir: Path | Callable[[], Path | None] | None,
+    ) -> None:
         self._time = 0.0
         self._step = 0
-        self.model_id = model_id
-        self._workdir = None if workdir is None else Path(workdir)
-        self._workdir_ready = workdir is None
+        self._model_id = model_id
+        self._workdir = workdir
+        self._workdir_ready = False
         self._setup(dict(params or {}))
 
     # ----------------------------------------------------------------- hooks (user side)
@@ -110,6 +136,28 @@ class ForwardModel(ABC, Generic[State, Noise]):
         """Release external resources (processes, files); called once per segment."""
 
     # ------------------------------------------------------- final API (framework side)
+    @property
+    def model_id(self) -> int:
+        """An integer unique to this trajectory segment, derived from the run's seed.
+
+        Only for models that must seed something of their own (0 for a model built by hand
+        without one).
+        """
+        if not isinstance(self._model_id, int):
+            self._model_id = self._model_id()
+        return self._model_id
+
+    @model_id.setter
+    def model_id(self, value: int) -> None:
+        self._model_id = value
+
+    @final
+    def workdir_path(self) -> Path | None:
+        """This segment's working directory, not created; None for a model built by hand."""
+        if callable(self._workdir):
+            self._workdir = self._workdir()
+        return self._workdir
+
     @final
     @property
     def workdir(self) -> Path:
@@ -121,12 +169,13 @@ class ForwardModel(ABC, Generic[State, Noise]):
         relative to the database directory (``self.workdir.parents[1]``) stays valid when
         the database is moved.
         """
-        if self._workdir is None:
+        path = self.workdir_path()
+        if path is None:
             return Path.cwd()
         if not self._workdir_ready:
-            self._workdir.mkdir(parents=True, exist_ok=True)
+            path.mkdir(parents=True, exist_ok=True)
             self._workdir_ready = True
-        return self._workdir
+        return path
 
     @final
     @property

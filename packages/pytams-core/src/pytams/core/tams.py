@@ -25,6 +25,7 @@ from pytams.core.database import Database
 from pytams.core.errors import ConfigError
 from pytams.core.estimator import ancestors, genealogy_interval, wilson_interval
 from pytams.core.loading import ModelSpec, load_model_class
+from pytams.core.noise import noise_scheme_for, stored_scheme
 from pytams.core.opening import move_aside, open_run
 from pytams.core.plugins import make_runner, make_store
 from pytams.core.result import TAMSResult
@@ -158,7 +159,7 @@ class _Run:
         self.deadline = (
             None if config.tams.walltime is None else self.started + config.tams.walltime
         )
-        self._maxima: dict[TrajectoryKey, float] = {}
+        self._maxima: list[float] = []  # Q of each slot of the ensemble, kept up to date
         self.seed = self._open(seed, tams.model)
         self.context = RunContext(
             model=tams.model,
@@ -169,6 +170,7 @@ class _Run:
             repeat=repeat,
             variant=config.tams.variant,
             run_dir=run_dir,
+            noise=stored_scheme(self.db.metadata),  # resumed: the scheme the run was made with
         )
 
     def _open(self, seed: int, model: ModelSpec) -> int:
@@ -178,6 +180,7 @@ class _Run:
             "seed": seed,
             "repeat": self.repeat,
             "model": model.name,
+            "noise": noise_scheme_for(model.cls),  # informational: not compared on resume
         }
         self.db, seed = open_run(self.db, self.config, wanted)
         self.db.record_outcome(None)  # a resumed run is running again
@@ -193,11 +196,14 @@ class _Run:
         if pending is not None and not self._run_clones(pending):
             return self._result(StopReason.WALLTIME)
         settings = self.config.tams
+        ensemble = self.db.ensemble
+        assert ensemble is not None
+        self._maxima = [t.max_score for t in ensemble]
         while True:
             ensemble = self.db.ensemble
             assert ensemble is not None
-            iteration = len(self.db.iterations)
-            maxima = [self._max_score(t) for t in ensemble]
+            iteration = self.db.iteration_count
+            maxima = self._maxima
             rng = selection_generator(self.seed, self.repeat, iteration)
             selection = select(maxima, self.k, rng)
             reason = stop_before_iteration(
@@ -247,25 +253,24 @@ class _Run:
         """Run the missing clones of ``record`` and commit them; False at the walltime."""
         ensemble = self.db.ensemble
         assert ensemble is not None
-        by_key = {t.key: t for t in ensemble}
         tasks = [
-            _clone_task(clone, by_key[parent], record.level)
+            _clone_task(clone, _member(ensemble, parent), record.level)
             for clone, parent in zip(record.clones, record.parents, strict=False)
             if not self.db.has_trajectory(clone)
         ]
         for result in self._execute(tasks):
             parent = result.task.parent
             assert parent is not None
-            self.db.save_trajectory(result.attach(by_key[parent]))
+            self.db.save_trajectory(result.attach(_member(ensemble, parent)))
         if not all(self.db.has_trajectory(clone) for clone in record.clones):
             return False
-        replaced = dict(zip([k.slot for k in record.killed], record.clones, strict=False))
-        new = [
-            self.db.trajectory(replaced[t.key.slot]) if t.key.slot in replaced else t
-            for t in ensemble
-        ]
+        new = list(ensemble)  # slot order: a clone takes its killed trajectory's slot
+        for clone in record.clones:
+            new[clone.slot] = self.db.trajectory(clone)
+            if self._maxima:
+                self._maxima[clone.slot] = new[clone.slot].max_score
         self.db.commit_ensemble(new)
-        self._report("iteration", len(self.db.iterations), len(self.db.iterations))
+        self._report("iteration", self.db.iteration_count, self.db.iteration_count)
         return True
 
     def _execute(self, tasks: Sequence[SegmentTask]) -> Any:
@@ -283,13 +288,6 @@ class _Run:
                 results.close()
 
     # ------------------------------------------------------------------ bookkeeping
-    def _max_score(self, trajectory: Trajectory) -> float:
-        """Q of a trajectory of the ensemble (cached: the ensemble changes a few at a time)."""
-        key = trajectory.key
-        if key not in self._maxima:
-            self._maxima[key] = trajectory.max_score
-        return self._maxima[key]
-
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
@@ -300,15 +298,15 @@ class _Run:
         if self.progress is None:
             return
         ensemble = self.db.ensemble or []
-        iterations = self.db.iterations
+        last = self.db.last_iteration
         self.progress(
             Progress(
                 phase=phase,
                 repeat=self.repeat,
                 done=done,
                 total=total,
-                iteration=len(iterations),
-                level=iterations[-1].level if iterations else float("nan"),
+                iteration=self.db.iteration_count,
+                level=float("nan") if last is None else last.level,
                 weight=self.db.weight,
                 converged=sum(t.converged for t in ensemble),
             )
@@ -391,6 +389,13 @@ def _record_stop(database: Database, outcome: dict[str, Any]) -> None:
         database.store.flush()
     except Exception:  # never mask the stop; every write is atomic
         _logger.warning("could not record the stop in the database", exc_info=True)
+
+
+def _member(ensemble: Sequence[Trajectory], key: TrajectoryKey) -> Trajectory:
+    """The trajectory ``key`` of the ensemble (which is in slot order)."""
+    member = ensemble[key.slot]
+    assert member.key == key, (member.key, key)
+    return member
 
 
 def _clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> SegmentTask:
