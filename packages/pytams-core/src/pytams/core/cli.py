@@ -9,7 +9,6 @@ import shlex
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +119,15 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_plugin_commands(commands: Any) -> None:
     """Commands from the entry-point group ``pytams.commands``: ``register(subparsers)``.
 
+    Every command registers at each start of ``pytams`` (``--help`` included), so
+    ``register`` must be light: it adds its parser, and its handler imports the command's
+    heavy code (scipy, xarray, matplotlib...) when it runs. Keep the module an entry point
+    names free of heavy imports at its top (pytams-models' ``pytams.models._commands``,
+    pytams-io's ``pytams.io.cli``); tests/core/test_command_start.py checks it.
+
     A well-known command whose package is missing still parses, and says what to install.
     """
-    for entry in entry_points(group=plugins.COMMANDS):
+    for entry in plugins.entries(plugins.COMMANDS):
         entry.load()(commands)
     for name in plugins.known(plugins.COMMANDS):
         if name not in commands.choices:

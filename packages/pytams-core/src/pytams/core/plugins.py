@@ -11,7 +11,7 @@ that is not installed; it decides nothing.
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +38,15 @@ PROVIDED_BY: dict[tuple[str, str], str] = {
 
 
 @cache
+def entries(group: str) -> tuple[EntryPoint, ...]:
+    """The entry points of a group, read once per process (each read scans every package)."""
+    return tuple(entry_points(group=group))
+
+
+@cache
 def installed(group: str) -> tuple[str, ...]:
     """The names registered in an entry-point group, sorted."""
-    return tuple(sorted({entry.name for entry in entry_points(group=group)}))
+    return tuple(sorted({entry.name for entry in entries(group)}))
 
 
 def known(group: str) -> tuple[str, ...]:
@@ -61,8 +67,9 @@ def load(group: str, name: str, *, setting: str, what: str | None = None) -> Any
     Raises:
         MissingComponentError: Naming what is installed and what to install.
     """
-    for entry in entry_points(group=group, name=name):
-        return entry.load()
+    for entry in entries(group):
+        if entry.name == name:
+            return entry.load()
     subject = f"{setting} = {name!r}" if what is None else what
     raise MissingComponentError(missing_message(group, name, subject))
 

@@ -2,11 +2,21 @@
 
 Set ``[database] path = "run.tams"`` to keep a run on disk (`NetCDFStore`, found by pytams-core
 through the entry-point group ``pytams.stores``); explore it with `open_database`.
+
+The names below are imported on first use (``pytams.io.open_database`` imports
+``pytams.io.explore``): the ``pytams`` command imports `pytams.io.cli` at each start to
+register ``inspect`` and ``plot``, and that must not load the store.
 """
 
-from pytams.io._trust import UntrustedPickleError
-from pytams.io.explore import ExploredDatabase, RunStatus, open_database, run_status, to_xarray
-from pytams.io.store import FILE_FORMAT_VERSION, NetCDFStore
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytams.io._trust import UntrustedPickleError
+    from pytams.io.explore import ExploredDatabase, RunStatus, open_database, run_status, to_xarray
+    from pytams.io.store import FILE_FORMAT_VERSION, NetCDFStore
 
 __all__ = [
     "FILE_FORMAT_VERSION",
@@ -20,3 +30,29 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: the module of each name imported on first use
+_LAZY = {
+    "FILE_FORMAT_VERSION": "store",
+    "ExploredDatabase": "explore",
+    "NetCDFStore": "store",
+    "RunStatus": "explore",
+    "UntrustedPickleError": "_trust",
+    "open_database": "explore",
+    "run_status": "explore",
+    "to_xarray": "explore",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

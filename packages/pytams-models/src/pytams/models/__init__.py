@@ -4,18 +4,26 @@ Every model is a `pytams.core.ForwardModel`, registered in the entry-point group
 ``pytams.models`` and usable as ``model = "pytams.models.<module>:<Class>"``. A model with a
 known answer has a classmethod ``known_answer(params, trajectory)`` returning a
 `KnownAnswer`; ``pytams compare input.toml`` prints it beside the TAMS estimate.
+
+The model classes are imported on first use (``pytams.models.BrownianDrift`` imports
+``pytams.models.brownian``): importing the package, as the ``pytams`` command does to
+register ``compare`` (`pytams.models._commands`), loads no model module and no scipy.
 """
 
-from importlib.metadata import entry_points
-from typing import Any
+from __future__ import annotations
 
-from pytams.models._known import KnownAnswer
-from pytams.models.brownian import BrownianDrift
-from pytams.models.cessi import CessiBox
-from pytams.models.double_well import DoubleWell1D, DoubleWell2D, DoubleWell3D
-from pytams.models.external import ExternalModel
-from pytams.models.ornstein_uhlenbeck import OrnsteinUhlenbeck
-from pytams.models.triple_well import TripleWell
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytams.models._known import KnownAnswer
+    from pytams.models.brownian import BrownianDrift
+    from pytams.models.cessi import CessiBox
+    from pytams.models.double_well import DoubleWell1D, DoubleWell2D, DoubleWell3D
+    from pytams.models.external import ExternalModel
+    from pytams.models.ornstein_uhlenbeck import OrnsteinUhlenbeck
+    from pytams.models.triple_well import TripleWell
 
 __all__ = [
     "BrownianDrift",
@@ -29,6 +37,33 @@ __all__ = [
     "TripleWell",
     "registered_models",
 ]
+
+#: the module of each name imported on first use
+_LAZY = {
+    "BrownianDrift": "brownian",
+    "CessiBox": "cessi",
+    "DoubleWell1D": "double_well",
+    "DoubleWell2D": "double_well",
+    "DoubleWell3D": "double_well",
+    "ExternalModel": "external",
+    "KnownAnswer": "_known",
+    "OrnsteinUhlenbeck": "ornstein_uhlenbeck",
+    "TripleWell": "triple_well",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def registered_models() -> dict[str, type[Any]]:

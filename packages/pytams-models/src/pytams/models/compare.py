@@ -1,4 +1,8 @@
-"""``pytams compare``: run TAMS and print the estimate beside the model's known answer."""
+"""``pytams compare``: run TAMS and print the estimate beside the model's known answer.
+
+The command is registered by `pytams.models._commands` (light to import); this module is
+imported only when it runs.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,12 @@ import argparse
 import logging
 import math
 import sys
-from typing import Any
 
 from pytams.core import TAMS, TAMSResult
-from pytams.core.cli import add_job_arguments
 from pytams.core.config import Config, load_config
 from pytams.core.loading import load_model_class
+from pytams.models._commands import register as register  # its former home: still works
 from pytams.models._known import KnownAnswer
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``compare`` command (entry point of the group ``pytams.commands``)."""
-    parser = subparsers.add_parser(
-        "compare", help="run TAMS and print the estimate beside the model's known answer"
-    )
-    add_job_arguments(parser)
-    parser.add_argument(
-        "--quiet",
-        action="store_true",
-        help="accepted for symmetry with run (compare shows no progress bar)",
-    )
-    parser.set_defaults(handler=_compare)
 
 
 def known_answer(config: Config, model: str | None = None) -> KnownAnswer | None:
@@ -63,7 +52,8 @@ def report(result: TAMSResult, answer: KnownAnswer | None) -> str:
     return "\n".join(lines)
 
 
-def _compare(args: argparse.Namespace) -> int:
+def run_compare(args: argparse.Namespace) -> int:
+    """Run ``pytams compare`` with its parsed arguments; the exit status."""
     config = load_config(args.config, overrides=list(args.overrides), seed=args.seed)
     logging.basicConfig(level=config.tams.loglevel, stream=sys.stderr)
     result = TAMS(args.model, config).run()

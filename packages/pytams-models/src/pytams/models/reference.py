@@ -51,10 +51,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
-from scipy.interpolate import CubicSpline
-from scipy.linalg import solve_banded
-from scipy.special import ndtr
+
+# scipy is imported inside the functions that use it: the models import this module for
+# their known answers, and a run (or ``pytams --help``) must not pay scipy's import.
 
 Array = NDArray[np.float64]
 Coefficient = float | Callable[[Array], Array]
@@ -114,6 +113,8 @@ def _default_lower(x0: float, barrier: float, sigma: Coefficient, end_time: floa
 
 def _interpolate(grid: Array, values: Array, x0: float) -> float:
     """Value at x0 of the grid function (cubic: O(h^4), below the solvers' own error)."""
+    from scipy.interpolate import CubicSpline
+
     return float(CubicSpline(grid, values)(x0))
 
 
@@ -183,6 +184,9 @@ def _transition(
     weights: Array,
 ) -> tuple[Any, Array]:
     """The one-step kernel from ``points`` to the quadrature nodes (sparse) and P(jump >= B)."""
+    from scipy import sparse
+    from scipy.special import ndtr
+
     mean = points + _evaluate(drift, points) * dt
     scale = _evaluate(sigma, points) * math.sqrt(dt)
     jump = np.asarray(ndtr((mean - barrier) / scale), dtype=np.float64)
@@ -250,6 +254,8 @@ def _kolmogorov(
     cells: int,
     time_steps: int,
 ) -> float:
+    from scipy.linalg import solve_banded
+
     grid = np.linspace(lower, barrier, cells + 1)
     h = grid[1] - grid[0]
     inner = grid[1:-1]
