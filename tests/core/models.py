@@ -145,6 +145,18 @@ class BatchedOU(BatchedModel):
         return rng.standard_normal((steps, self.dim))
 
 
+class CounterOU(BatchedOU):
+    """`BatchedOU` in 1-D declaring its noise shape: new runs use the counter noise scheme."""
+
+    noise_shape = (1,)
+
+
+class CounterOU3(BatchedOU):
+    """`BatchedOU` in 3-D under the counter noise scheme (run it with ``dim = 3``)."""
+
+    noise_shape = (3,)
+
+
 class BatchedDoubleWell(BatchedModel):
     """dX = (X - X^3) dt + sqrt(2 eps) dW from -1; score (x + 1) / 2 (target 1 is the +1 well)."""
 
@@ -229,3 +241,9 @@ def scripted_trajectory(
         converged=script[length - 1] >= 1.0,
         model_steps=length - 1,
     )
+
+
+class CounterDoubleWell(BatchedDoubleWell):
+    """`BatchedDoubleWell` under the counter noise scheme."""
+
+    noise_shape = (1,)

@@ -5,7 +5,12 @@ runs the initial ensemble, and each iteration's clones, as one batch; trajectori
 are masked out. The scalar interface keeps working (it is the batch hooks with a batch of one),
 and both paths give the same result, bit for bit, for the same seed:
 
-- every trajectory segment still draws its noise from its own generator (seed, trajectory,
+- the noise of every trajectory segment is the same on both paths. Under the ``counter``
+  scheme (a model that declares ``noise_shape``: standard normals of that shape) it is a pure
+  function of (seed, repeat, slot, generation, step, component) (`pytams.core.noise`): the
+  batched path computes a block of `NOISE_BLOCK` steps for all active rows in one vectorised
+  Philox call. Under the ``generator`` scheme (every other batched model, and runs recorded
+  before the counter scheme) each segment draws from its own generator (seed, trajectory,
   generation), in blocks of `NOISE_BLOCK` steps (`_noise_block` must equal as many
   `_make_noise` calls: numpy's Generator fills blocks sequentially);
 - the scalar hooks call the batch hooks on a batch of one, so each row goes through the same
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,7 +33,8 @@ from pytams.core.config import TrajectorySettings
 from pytams.core.ending import Ending
 from pytams.core.errors import ModelError
 from pytams.core.model import ForwardModel
-from pytams.core.rng import segment_generator
+from pytams.core.noise import counter_normals, noise_key
+from pytams.core.rng import COUNTER, segment_generator
 from pytams.core.segment import (
     RunContext,
     SegmentResult,
@@ -44,8 +50,11 @@ NOISE_BLOCK = 64
 class BatchedModel(ForwardModel[np.ndarray, np.ndarray]):
     """A model that also advances a batch of trajectories at once (a capability).
 
-    Implement `_setup` (set the initial state, an array, as ``self.x``), `_make_noise`,
-    `_advance_batch` and `_score_batch`; optionally `_converged_batch` and `_noise_block`.
+    Implement `_setup` (set the initial state, an array, as ``self.x``), `_advance_batch` and
+    `_score_batch`; optionally `_converged_batch`. Declare the noise as standard normals of a
+    fixed shape with the class attribute ``noise_shape`` (e.g. ``(1,)``): new runs then use the
+    ``counter`` noise scheme (`pytams.core.noise`, vectorised over the batch). Without it,
+    implement `_make_noise` (and optionally `_noise_block`): one generator per segment.
     The scalar hooks are derived from the batch hooks. The batch hooks must not depend on the
     instance's ``model_id`` (one instance serves the whole batch) and must take exactly the
     requested time step. `_advance_batch` returns a new array (it must not modify its input:
@@ -55,6 +64,8 @@ class BatchedModel(ForwardModel[np.ndarray, np.ndarray]):
     """
 
     x: np.ndarray
+    #: the shape of one step's noise when it is standard normals (opts in to the counter scheme)
+    noise_shape: ClassVar[tuple[int, ...] | None] = None
 
     @abstractmethod
     def _advance_batch(
@@ -74,12 +85,22 @@ class BatchedModel(ForwardModel[np.ndarray, np.ndarray]):
         """Return the convergence mask (B,) (default: score >= target)."""
         return scores >= target
 
+    def _make_noise(self, rng: np.random.Generator) -> np.ndarray:
+        """One step's noise under the generator scheme: ``rng.standard_normal(noise_shape)``."""
+        if self.noise_shape is None:
+            msg = f"{type(self).__name__} must declare noise_shape or implement _make_noise"
+            raise NotImplementedError(msg)
+        return rng.standard_normal(self.noise_shape)
+
     def _noise_block(self, rng: np.random.Generator, steps: int) -> np.ndarray:
         """Noise of ``steps`` steps (steps, ...): exactly ``steps`` successive `_make_noise` draws.
 
         Override with one vectorised draw when it gives the same numbers (e.g.
-        ``rng.standard_normal((steps, d))`` for ``rng.standard_normal(d)``).
+        ``rng.standard_normal((steps, d))`` for ``rng.standard_normal(d)``, the default for a
+        model that declares ``noise_shape`` and keeps the default `_make_noise`).
         """
+        if self.noise_shape is not None and type(self)._make_noise is BatchedModel._make_noise:
+            return rng.standard_normal((steps, *self.noise_shape))
         return np.stack([np.asarray(self._make_noise(rng)) for _ in range(steps)])
 
     # the scalar hooks, as a batch of one
@@ -144,10 +165,17 @@ class _Batch:
         self.x = np.stack([x for x, _, _ in starts])
         self.t = np.array([t for _, t, _ in starts], dtype=np.float64)
         self.first_step = np.array([s for _, _, s in starts], dtype=np.int64)
-        self.rngs = [
-            segment_generator(context.seed, context.repeat, task.key.slot, task.key.generation)
-            for task in tasks
-        ]
+        self.counter = context.noise == COUNTER
+        if self.counter:
+            self.key = noise_key(context.seed, context.repeat)
+            self.slots = np.array([task.key.slot for task in tasks], dtype=np.int64)
+            self.generations = np.array([task.key.generation for task in tasks], dtype=np.int64)
+            self.rngs = []
+        else:
+            self.rngs = [
+                segment_generator(context.seed, context.repeat, task.key.slot, task.key.generation)
+                for task in tasks
+            ]
 
     def _start(self, task: SegmentTask) -> tuple[np.ndarray, float, int]:
         """The row's state, time and step where its segment starts (after any replay)."""
@@ -176,7 +204,7 @@ class _Batch:
         active = np.flatnonzero(~ended)
         while active.size:
             if j % NOISE_BLOCK == 0:
-                block = self._refill(active, block, batch)
+                block = self._refill(active, block, batch, j)
             noise = block[:, j % NOISE_BLOCK]
             if active.size == batch:
                 x, t, score = self._step_all(x, t, noise, ending)
@@ -212,8 +240,29 @@ class _Batch:
         t = t + dt
         return x, t, self.model._score_batch(x, t)
 
-    def _refill(self, active: np.ndarray, old: np.ndarray, batch: int) -> np.ndarray:
-        """Draw the next block of noise for every active row from its own generator."""
+    def _refill(self, active: np.ndarray, old: np.ndarray, batch: int, j: int) -> np.ndarray:
+        """The next block of noise (batch, NOISE_BLOCK, ...) of every active row (0 elsewhere).
+
+        Counter scheme: one vectorised draw, row ``r``'s step ``i`` of the block being model step
+        ``first_step[r] + j + i + 1``. Generator scheme: each row from its own generator.
+        """
+        if self.counter:
+            shape = self.model.noise_shape
+            if shape is None:
+                msg = (
+                    f"the run uses the counter noise scheme, and {type(self.model).__name__} "
+                    "declares no noise_shape: restore it or start a new database"
+                )
+                raise ModelError(msg)
+            first = self.first_step[active] + (j + 1)
+            values = counter_normals(
+                self.key, self.slots[active], self.generations[active], first, NOISE_BLOCK, shape
+            )
+            if active.size == batch:
+                return values
+            block = np.zeros((batch, *values.shape[1:]), dtype=values.dtype)
+            block[active] = values
+            return block
         draws = {int(r): self.model._noise_block(self.rngs[r], NOISE_BLOCK) for r in active}
         sample = next(iter(draws.values()))
         block = np.zeros((batch, *sample.shape), dtype=sample.dtype)

@@ -3,7 +3,9 @@
 A trajectory segment (slot, generation) of repeat r draws its noise from
 ``SeedSequence(seed, spawn_key=(r, SEGMENT, slot, generation))``; the parents chosen at
 iteration j come from ``SeedSequence(seed, spawn_key=(r, SELECTION, j))``. Nothing depends on
-the runner, the number of workers or the order in which tasks finish.
+the runner, the number of workers or the order in which tasks finish. Under the ``counter``
+noise scheme (`pytams.core.noise`) a segment's noise comes instead from Philox4x32-10 keyed by
+``SeedSequence(seed, spawn_key=(r, NOISE))`` at the counter (slot, generation, step, block).
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ import numpy as np
 SEGMENT = 0
 SELECTION = 1
 MODEL_ID = 2
+NOISE = 3
 
 #: the noise scheme of every run before issue 15: one PCG64 generator per segment
 GENERATOR = "generator"
+#: standard normals as a pure function of (seed, repeat, slot, generation, step, component),
+#: Philox4x32-10 keyed by ``SeedSequence(seed, spawn_key=(repeat, NOISE))``
+#: (`pytams.core.noise`); for batched models that declare ``noise_shape``
+COUNTER = "counter"
 
 
 def new_seed() -> int:

@@ -24,7 +24,8 @@ from pytams.core.ending import Ending
 from pytams.core.errors import ModelError
 from pytams.core.loading import ModelSpec
 from pytams.core.model import ForwardModel
-from pytams.core.rng import GENERATOR, segment_generator, segment_model_id
+from pytams.core.noise import CounterStream
+from pytams.core.rng import COUNTER, GENERATOR, segment_generator, segment_model_id
 from pytams.core.snapshot import Snapshot
 from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 from pytams.core.workspace import WORKDIR_DIR, workdir_name
@@ -51,8 +52,24 @@ class RunContext:
     def noise_stream(self, key: TrajectoryKey, model: ForwardModel[Any, Any]) -> Callable[[], Any]:
         """The fresh noise of the segment ``key``: each call returns the next step's noise.
 
-        Scheme ``generator``: the model's `_make_noise` on the segment's own generator.
+        Scheme ``generator``: the model's `_make_noise` on the segment's own generator. Scheme
+        ``counter`` (`pytams.core.noise`): standard normals of the model's ``noise_shape``, a
+        pure function of the step; the first is that of step ``model.step + 1``.
+
+        Raises:
+            ModelError: Under the counter scheme, when the model declares no ``noise_shape``.
         """
+        if self.noise == COUNTER:
+            shape = getattr(model, "noise_shape", None)
+            if shape is None:
+                msg = (
+                    f"the run uses the counter noise scheme, and {type(model).__name__} "
+                    "declares no noise_shape: restore it or start a new database"
+                )
+                raise ModelError(msg)
+            return CounterStream(
+                self.seed, self.repeat, key.slot, key.generation, model.step, tuple(shape)
+            )
         rng = segment_generator(self.seed, self.repeat, key.slot, key.generation)
         return partial(model._make_noise, rng)
 
@@ -70,8 +87,8 @@ class RunContext:
             self.tables,
             store_state_every=self.trajectory.store_state_every,
         )
-        model_id = segment_model_id(self.seed, self.repeat, key.slot, key.generation)
-        return build(model_id, self.workdir(key))
+        model_id = partial(segment_model_id, self.seed, self.repeat, key.slot, key.generation)
+        return build(model_id, partial(self.workdir, key))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,24 +212,23 @@ def _advance_to_end(
     to ``min_score`` (variants ams and hybrid).
 
     The hot path of the framework: it calls the model's hooks directly (with the checks of
-    the public methods inlined) and appends to the result's columns through local names.
+    the public methods and of `Ending` inlined), calls `_is_converged` only when the model
+    overrides it, and appends to the result's columns through local names.
     """
     target, every = settings.target_score, settings.store_state_every
     ending = Ending.of(settings, variant)
-    ended, step_from, set_clock = ending.ended, ending.step, model.set_clock
-    advance, get_score, get_state = (
-        model._advance,
-        model._score,
-        model._get_state,
-    )
-    default_convergence = type(model)._is_converged is ForwardModel._is_converged
+    horizon, dt_max, lower = ending.horizon, ending.step_size, ending.lower
+    advance, get_score, get_state = model._advance, model._score, model._get_state
+    own_convergence = type(model)._is_converged is not ForwardModel._is_converged
+    is_converged = model.is_converged
     times, scores, noises, states = result.times, result.scores, result.noises, result.states
-    isfinite = math.isfinite
+    isfinite, ndarray = math.isfinite, np.ndarray
+    tolerance = ending.tolerance
     score = scores[-1] if scores else model.score()
     converged = model.is_converged(score, target)
     time, step = model.time, model.step
-    while not converged and not ended(time, score):
-        dt = step_from(time)
+    while not converged and horizon - time > tolerance and score > lower:
+        dt = dt_max if horizon - time > dt_max else horizon - time
         noise = next_noise()
         taken = advance(dt, noise)
         if not 0.0 < taken <= dt * (1.0 + 1e-12):
@@ -220,19 +236,20 @@ def _advance_to_end(
             model.advance(dt, noise)  # raises the public method's error
         time += taken
         step += 1
-        set_clock(time, step)
+        model._time = time  # set_clock, inlined
+        model._step = step
         score = float(get_score())
         if not isfinite(score):
             model.score()  # raises the public method's error
         times.append(time)
         scores.append(score)
         noises.append(noise)
-        if step % every == 0:
-            state = get_state()
-            states.append(state.copy() if isinstance(state, np.ndarray) else state)
-        else:
+        if step % every:
             states.append(None)
-        converged = score >= target if default_convergence else model.is_converged(score, target)
+        else:
+            state = get_state()
+            states.append(state.copy() if isinstance(state, ndarray) else state)
+        converged = is_converged(score, target) if own_convergence else score >= target
     return converged
 
 
