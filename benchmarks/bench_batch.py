@@ -8,8 +8,11 @@ streams: building a generator takes about 25 us) and with one generator for the 
 The OU declares ``noise_shape = (1,)``, so pytams runs it under the ``counter`` noise scheme
 (Philox4x32-10 over the whole batch in one numpy call, `pytams.core.noise`). Also measured: the
 batched path alone (`run_batch` on the N initial tasks, no engine bookkeeping) and the counter
-noise alone. Targets: batched >= 20x scalar on the initial ensemble; the batched initial
-ensemble within 2x of the one-generator numpy loop.
+noise alone. And whole runs of the batched model against the same OU written as a float scalar
+model (``ou_model.OU``: floats, no numpy per step), at k = 1 (N = 100) and k = 100, CPU per
+model step. Targets: batched >= 20x scalar on the initial ensemble; the batched initial
+ensemble within 2x of the one-generator numpy loop; the batched model no slower than the float
+model at small k.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import ou_model
 
 from pytams.core import TAMS, SerialRunner
 from pytams.core.batch import NOISE_BLOCK, BatchedModel, run_batch
@@ -59,16 +63,27 @@ class ScalarRunner(SerialRunner):
             yield run_segment(context, task)
 
 
-def tams(n: int, k: int, initial_only: bool, scalar: bool) -> tuple[float, int]:
+def tams(
+    n: int, k: int, initial_only: bool, scalar: bool, model: type[Any] | None = None
+) -> tuple[float, int]:
     config: dict[str, Any] = {
         "tams": {"ntrajectories": n, "kills_per_iteration": k, "seed": 3},
         "trajectory": {"end_time": T, "step_size": DT, "target_score": 1.0},
+        "model": {"barrier": BARRIER},
     }
     if initial_only:
         config["tams"]["max_iterations"] = 0
-    started = time.perf_counter()
-    result = TAMS(OU, config, runner=ScalarRunner() if scalar else None).run()
-    return time.perf_counter() - started, result.model_steps
+    started = time.process_time()
+    runner = ScalarRunner() if scalar else None
+    result = TAMS(model or OU, config, runner=runner).run()
+    return time.process_time() - started, result.model_steps
+
+
+def against_float(repeats: int, n: int, k: int) -> float:
+    """CPU per step of the batched model's whole run / the float scalar model's."""
+    batched = best(repeats, tams, n, k, False, False)
+    floats = best(repeats, tams, n, k, False, False, ou_model.OU)
+    return floats / batched
 
 
 def numpy_loop(n: int, per_trajectory_noise: bool) -> tuple[float, int]:
@@ -138,6 +153,8 @@ def main() -> None:
     numpy_each = best(r, numpy_loop, n, True)
     batch_alone = best(r, batch_only, n)
     noise_alone = best(r, noise_only, n)
+    small_k = against_float(3, 100, 1)
+    large_k = against_float(3, n, k)
     print(f"[batch] 1-D OU, N = {n}, T = {T}, dt = {DT}; model steps per second")
     print(f"[batch] initial ensemble, batched path : {batched_initial:12.0f}")
     print(f"[batch] initial ensemble, scalar path  : {scalar_initial:12.0f}")
@@ -163,6 +180,11 @@ def main() -> None:
         f"[batch] one-generator loop / batched path alone : {numpy_one / batch_alone:8.1f}x; "
         f"/ counter noise alone: {numpy_one / noise_alone:.1f}x"
     )
+    for label, ratio in (("k = 1, N = 100", small_k), (f"k = {k}, N = {n}", large_k)):
+        print(
+            f"[batch] whole run {label}: batched / float scalar model CPU per step "
+            f"{ratio:6.2f}x (target <= 1: {'met' if ratio <= 1 else 'MISSED'})"
+        )
 
 
 if __name__ == "__main__":

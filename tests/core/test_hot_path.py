@@ -122,3 +122,19 @@ def test_a_factory_takes_values_or_functions_for_the_id_and_directory() -> None:
     by_function = build(lambda: 7, lambda: None)
     assert by_value.model_id == by_function.model_id == 7
     assert by_value.workdir == by_function.workdir == Path.cwd()
+
+
+def test_a_batched_model_without_its_own_test_keeps_the_default_convergence() -> None:
+    """The scalar path then compares the score itself instead of a numpy call per step."""
+    from pytams.core import ForwardModel
+    from tests.core.models import BatchedOU
+
+    class OwnTest(BatchedOU):
+        def _converged_batch(self, scores: np.ndarray, target: float) -> np.ndarray:
+            return scores >= 0.5 * target
+
+    assert BatchedOU._is_converged is ForwardModel._is_converged
+    assert OwnTest._is_converged is not ForwardModel._is_converged
+    model = OwnTest({})
+    assert model.is_converged(0.6, 1.0)
+    assert not BatchedOU({}).is_converged(0.6, 1.0)

@@ -120,6 +120,18 @@ class BatchedModel(ForwardModel[np.ndarray, np.ndarray]):
     def _is_converged(self, score: float, target: float) -> bool:
         return bool(self._converged_batch(np.array([score]), target)[0])
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Keep the default convergence test of a model without its own `_converged_batch`.
+
+        The scalar path then applies it itself, with no numpy call per step.
+        """
+        super().__init_subclass__(**kwargs)
+        if "_is_converged" in vars(cls):
+            return  # the model's own scalar test
+        default = cls._converged_batch is BatchedModel._converged_batch
+        batched = BatchedModel._is_converged
+        cls._is_converged = ForwardModel._is_converged if default else batched  # type: ignore[method-assign]
+
 
 def is_batched(context: RunContext) -> bool:
     """Whether the run's model can advance batches."""
