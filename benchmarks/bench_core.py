@@ -114,9 +114,13 @@ Segment = Callable[[Case, int, int, list[Snapshot]], list[Snapshot]]
 
 
 def by_hand(case: Case, segment: Segment) -> Outcome:
-    """The whole run written by hand: TAMS with lists, the same streams and selection."""
+    """The whole run written by hand: TAMS with lists, the same streams and selection.
+
+    Killed trajectories are kept (as the framework's store keeps them: a run's history).
+    """
     started = time.process_time()
     ensemble = [segment(case, slot, 0, []) for slot in range(case.n)]
+    archive = []
     steps = sum(len(t) - 1 for t in ensemble)
     generations = [0] * case.n
     maxima = [max(s for _, s, _, _ in t) for t in ensemble]
@@ -131,6 +135,7 @@ def by_hand(case: Case, segment: Segment) -> Outcome:
             generations[slot] += 1
             clone = segment(case, slot, generations[slot], ensemble[parent][: branch + 1])
             steps += len(clone) - 1 - branch
+            archive.append(ensemble[slot])
             ensemble[slot] = clone
             maxima[slot] = max(s for _, s, _, _ in clone)
         weight *= 1.0 - len(chosen.killed) / case.n
@@ -140,16 +145,21 @@ def by_hand(case: Case, segment: Segment) -> Outcome:
     return Outcome(time.process_time() - started, steps, probability)
 
 
-def best_of(repeats: int, run: Callable[[], Outcome]) -> Outcome:
-    return min((run() for _ in range(repeats)), key=lambda outcome: outcome.seconds)
+def best_of(repeats: int, *runs: Callable[[], Outcome]) -> list[Outcome]:
+    """The fastest of ``repeats`` calls of each run.
+
+    The runs are interleaved: a load that changes during the benchmark weighs on all alike.
+    """
+    outcomes = [[run() for run in runs] for _ in range(repeats)]
+    columns = zip(*outcomes, strict=True)
+    return [min(column, key=lambda outcome: outcome.seconds) for column in columns]
 
 
 def compare(
     label: str, case: Case, repeats: int, target: float, model: type[Any], segment: Segment
 ) -> None:
     """Print the framework's and the hand-written run's cost per step, and their ratio."""
-    hand = best_of(repeats, lambda: by_hand(case, segment))
-    ours = best_of(repeats, lambda: framework(case, model))
+    hand, ours = best_of(repeats, lambda: by_hand(case, segment), lambda: framework(case, model))
     assert (hand.steps, hand.probability) == (ours.steps, ours.probability), (hand, ours)
     hand_us, ours_us = 1e6 * hand.seconds / hand.steps, 1e6 * ours.seconds / ours.steps
     ratio = ours_us / hand_us

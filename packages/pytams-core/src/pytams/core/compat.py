@@ -44,8 +44,11 @@ class PyTAMSModel(ForwardModel[Any, Any]):
         workdir = self.workdir_path()
         if workdir is not None:
             _make_parent(workdir.parent)
-        self._inner = self.wrapped(self.model_id, params, workdir)
+        inner = self._inner = self.wrapped(self.model_id, params, workdir)
         self._branched = False
+        # the hot loop calls the wrapped model's own methods, with no adapter call between
+        self._score = inner.score  # type: ignore[method-assign]
+        self._get_state = inner.get_current_state  # type: ignore[method-assign]
 
     def _advance(self, dt: float, noise: Any) -> float:
         inner = self._inner
@@ -54,7 +57,7 @@ class PyTAMSModel(ForwardModel[Any, Any]):
             self._branched = False
         inner._noise = noise  # set_noise
         every = self.store_state_every
-        return inner.advance(dt, every == 1 or (self.step + 1) % every == 0)
+        return inner.advance(dt, every == 1 or (self._step + 1) % every == 0)
 
     def _get_state(self) -> Any:
         return self._inner.get_current_state()
@@ -69,6 +72,10 @@ class PyTAMSModel(ForwardModel[Any, Any]):
     def _make_noise(self, rng: np.random.Generator) -> Any:
         del rng  # a pyTAMS model owns its generator (seeded from m_id when deterministic)
         return self._inner.make_noise()
+
+    def _noise_stream(self, generator: Callable[[], np.random.Generator]) -> Callable[[], Any]:
+        del generator  # not built: the wrapped model draws its own noise
+        return self._inner.make_noise
 
     def _close(self) -> None:
         self._inner.clear()

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast, final
 
@@ -134,6 +135,13 @@ class ForwardModel(ABC, Generic[State, Noise]):
 
     def _close(self) -> None:
         """Release external resources (processes, files); called once per segment."""
+
+    def _noise_stream(self, generator: Callable[[], np.random.Generator]) -> Callable[[], Noise]:
+        """How the framework draws each fresh step's noise (framework-internal).
+
+        `_make_noise` on the segment's generator, built by calling ``generator``.
+        """
+        return partial(self._make_noise, generator())
 
     # ------------------------------------------------------- final API (framework side)
     @property

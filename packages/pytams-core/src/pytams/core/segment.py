@@ -70,8 +70,9 @@ class RunContext:
             return CounterStream(
                 self.seed, self.repeat, key.slot, key.generation, model.step, tuple(shape)
             )
-        rng = segment_generator(self.seed, self.repeat, key.slot, key.generation)
-        return partial(model._make_noise, rng)
+        return model._noise_stream(
+            partial(segment_generator, self.seed, self.repeat, key.slot, key.generation)
+        )
 
     def workdir(self, key: TrajectoryKey) -> Path | None:
         """The working directory of the segment ``key`` (None without a run directory)."""
@@ -227,8 +228,10 @@ def _advance_to_end(
     score = scores[-1] if scores else model.score()
     converged = model.is_converged(score, target)
     time, step = model.time, model.step
+    keep_all = every == 1
     while not converged and horizon - time > tolerance and score > lower:
-        dt = dt_max if horizon - time > dt_max else horizon - time
+        left = horizon - time
+        dt = dt_max if left > dt_max else left
         noise = next_noise()
         taken = advance(dt, noise)
         if not 0.0 < taken <= dt * (1.0 + 1e-12):
@@ -244,11 +247,11 @@ def _advance_to_end(
         times.append(time)
         scores.append(score)
         noises.append(noise)
-        if step % every:
-            states.append(None)
-        else:
+        if keep_all or not step % every:
             state = get_state()
             states.append(state.copy() if isinstance(state, ndarray) else state)
+        else:
+            states.append(None)
         converged = is_converged(score, target) if own_convergence else score >= target
     return converged
 

@@ -166,6 +166,8 @@ def join(head: Any, tail: Any) -> Any:
         return tail
     if isinstance(head, np.ndarray) and isinstance(tail, np.ndarray):
         return np.concatenate((head, tail))
+    if isinstance(head, list) and isinstance(tail, list):
+        return head + tail
     return list(head) + list(tail)
 
 
