@@ -132,6 +132,7 @@ def main():
 [tams]
 ntrajectories = {case["n"]}
 nsplititer = {case["max_iterations"] * case["k"]}
+walltime = {case["walltime"]}
 loglevel = "WARNING"
 [trajectory]
 end_time = {case["end_time"]}
@@ -170,6 +171,8 @@ class Case:
         n: Trajectories in the ensemble.
         k: Kills per iteration (pyTAMS 1.0.0: its number of iteration workers).
         max_iterations: Iterations at most (1.0.0's ``nsplititer`` counts kills).
+        walltime: 1.0.0's ``[tams] walltime`` in seconds (some of its runs go on far past
+            ``nsplititer``); the driver is killed after three times as long.
         end_time: Trajectory end time T.
         dt: Step size.
         barrier: The level x of score 1.
@@ -178,6 +181,7 @@ class Case:
     n: int = 10
     k: int = 1
     max_iterations: int = 150
+    walltime: float = 40.0
     end_time: float = 2.0
     dt: float = 0.01
     barrier: float = 3.0
@@ -268,7 +272,12 @@ def run_original(python: Path, folder: Path, case: Case) -> tuple[Measure, str]:
     (run_dir / "ou_pytams_api.py").write_text(MODEL_SOURCE)
     (run_dir / "driver.py").write_text(DRIVER_SOURCE)
     command = [str(python), "driver.py", json.dumps(asdict(case))]
-    done = subprocess.run(command, cwd=run_dir, capture_output=True, text=True)
+    try:
+        done = subprocess.run(
+            command, cwd=run_dir, capture_output=True, text=True, timeout=3 * case.walltime
+        )
+    except subprocess.TimeoutExpired as error:
+        raise UnavailableError(f"pyTAMS {VERSION} did not stop within {error.timeout} s") from error
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or ["(no output)"]
         raise UnavailableError(f"pyTAMS {VERSION} run failed: {lines[-1]}")
