@@ -90,8 +90,8 @@ def test_a_local_dask_run_keeps_dask_logs_off_the_terminal_and_in_the_log_file(
 @pytest.fixture
 def interrupted(tmp_path: Path) -> Iterator[tuple[Path, str, int]]:
     """A run on dask sent Ctrl-C during its iterations: (input, its stderr, exit status)."""
-    database = '[database]\npath = "run.tams"\n'
-    config = write_input(tmp_path, workers=2, tams=database, model="sleep = 0.01")
+    tams = 'kills_per_iteration = 2\n[database]\npath = "run.tams"\n'  # 2 workers busy: no warning
+    config = write_input(tmp_path, workers=2, tams=tams, model="sleep = 0.01")
     command = [*CLI, "run", str(config), "--model", f"{MODELS_FILE}:FaultyOU"]
     process = subprocess.Popen(
         command,

@@ -26,6 +26,7 @@ from pytams.core.errors import ConfigError
 from pytams.core.estimator import ancestors, genealogy_interval, wilson_interval
 from pytams.core.loading import ModelSpec, load_model_class
 from pytams.core.noise import noise_scheme_for, stored_scheme
+from pytams.core.occupancy import idle_warning
 from pytams.core.opening import move_aside, open_run
 from pytams.core.plugins import make_runner, make_store
 from pytams.core.result import TAMSResult
@@ -95,6 +96,7 @@ class TAMS:
         runner = self._runner if self._runner is not None else make_runner(self.config)
         if self.config.database.restart and self._store is None:
             move_aside(self.config.database.path)
+        _warn_idle_workers(self.config, runner)
         with runner, ScratchDirectory() as scratch:
             results = []
             for repeat in range(self.config.tams.repeats):
@@ -118,6 +120,17 @@ class TAMS:
         if not results[-1].complete:
             return results[-1]
         return TAMSResult.of_repeats(results, time.perf_counter() - started)
+
+
+def _warn_idle_workers(config: Config, runner: Runner) -> None:
+    """Warn, once per run, when a runner has more workers than an iteration has clones."""
+    workers = getattr(runner, "workers", None)  # the serial runner has none
+    tams = config.tams
+    if not isinstance(workers, int) or tams.sampler != "tams" or tams.max_iterations == 0:
+        return
+    message = idle_warning(workers, tams.kills_per_iteration, ntrajectories=tams.ntrajectories)
+    if message is not None:
+        _logger.warning(message)
 
 
 def _model_spec(model: type[Any] | str | None, config: Config) -> ModelSpec:
@@ -251,21 +264,22 @@ class _Run:
 
     def _run_clones(self, record: IterationRecord) -> bool:
         """Run the missing clones of ``record`` and commit them; False at the walltime."""
+        clones = record.clones
         ensemble = self.db.ensemble
         assert ensemble is not None
         tasks = [
             _clone_task(clone, _member(ensemble, parent), record.level)
-            for clone, parent in zip(record.clones, record.parents, strict=False)
+            for clone, parent in zip(clones, record.parents, strict=False)
             if not self.db.has_trajectory(clone)
         ]
         for result in self._execute(tasks):
             parent = result.task.parent
             assert parent is not None
             self.db.save_trajectory(result.attach(_member(ensemble, parent)))
-        if not all(self.db.has_trajectory(clone) for clone in record.clones):
+        if not all(self.db.has_trajectory(clone) for clone in clones):
             return False
         new = list(ensemble)  # slot order: a clone takes its killed trajectory's slot
-        for clone in record.clones:
+        for clone in clones:
             new[clone.slot] = self.db.trajectory(clone)
             if self._maxima:
                 self._maxima[clone.slot] = new[clone.slot].max_score
