@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from pytams.models.reference import (
 )
 
 TABLE = Path(__file__).parents[1] / "data" / "brownian.csv"
+SCRIPT = Path(__file__).parents[2] / "scripts" / "reference_tables.py"
 
 
 def rows() -> list[dict[str, float]]:
@@ -39,12 +42,7 @@ def test_continuous_solver_matches_the_closed_form(row: dict[str, float]) -> Non
 
 @pytest.mark.parametrize("row", rows(), ids=lambda r: f"mu{r['mu']}-b{r['barrier']}")
 def test_euler_chain_solver_matches_the_table(row: dict[str, float]) -> None:
-    """Agreement with shared/reference/brownian.csv to 3e-5 relative.
-
-    The table's p_euler values differ from this solver by 1e-6 to 1.9e-5 relative (for
-    barrier 2.576: 2.9e-8 absolute, more than the stated 6.1e-10); an
-    independent quadrature (below) agrees with the solver to 1e-9.
-    """
+    """Agreement within the table's stated error (scripts/reference_tables.py writes both)."""
     solved = euler_chain_probability(
         row["mu"],
         row["sigma"],
@@ -53,7 +51,49 @@ def test_euler_chain_solver_matches_the_table(row: dict[str, float]) -> None:
         end_time=row["T"],
         dt=row["dt"],
     )
-    assert solved == pytest.approx(row["p_euler"], rel=3e-5, abs=0.0)
+    assert solved == pytest.approx(row["p_euler"], rel=0.0, abs=row["p_euler_abs_error"])
+
+
+def test_the_script_checks_a_cheap_row_of_the_table() -> None:
+    """``scripts/reference_tables.py --check`` on one row (mu = -1, barrier 3): exit 0."""
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check", "--no-others", "--rows", "5"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "b=3" in done.stdout
+
+
+def test_the_script_reports_a_wrong_table(tmp_path: Path) -> None:
+    """A value moved by 3 stated errors fails the check with a clear message."""
+    lines = TABLE.read_text().splitlines()
+    fields = lines[6].split(",")  # mu = -1, barrier 3: row 5
+    fields[7] = repr(float(fields[7]) + 3.0 * float(fields[8]) + 1e-12)
+    lines[6] = ",".join(fields)
+    wrong = tmp_path / "brownian.csv"
+    wrong.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--check",
+            "--no-others",
+            "--rows",
+            "5",
+            "--table",
+            str(wrong),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "DISAGREEMENT" in done.stderr
+    assert "stated error" in done.stderr
 
 
 def test_euler_chain_solver_matches_nested_quadrature() -> None:
