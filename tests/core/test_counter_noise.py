@@ -22,7 +22,6 @@ from pytams.core.noise import (
 )
 from pytams.core.rng import COUNTER, GENERATOR
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
-from pytams.runners import AsyncioRunner
 from tests.core.models import (
     BatchedOU,
     CounterDoubleWell,
@@ -245,9 +244,10 @@ def test_counter_scheme_is_pinned() -> None:
 
 
 def test_serial_and_asyncio_give_the_same_counter_run() -> None:
+    runners = pytest.importorskip("pytams.runners")
     cfg = config(4, 3, n=24, dim=3, barrier=1.4)
     serial = TAMS(CounterOU3, cfg, runner=SerialRunner()).run()
-    parallel = TAMS(CounterOU3, cfg, runner=AsyncioRunner(workers=2)).run()
+    parallel = TAMS(CounterOU3, cfg, runner=runners.AsyncioRunner(workers=2)).run()
     assert parallel == serial
     assert serial.iterations > 3
 

@@ -25,6 +25,8 @@ COMPAT = Path(__file__).resolve().parents[1] / "compat"
 
 
 def config(**database: Any) -> dict[str, Any]:
+    if "path" in database:
+        pytest.importorskip("pytams.io", reason="a database on disk needs pytams-io")
     return {
         "tams": {"ntrajectories": 10, "kills_per_iteration": 2, "seed": 5, "max_iterations": 5},
         "trajectory": {"end_time": 0.5, "step_size": 0.05, "target_score": 1.0},
