@@ -146,6 +146,8 @@ def run_batch(context: RunContext, tasks: Sequence[SegmentTask]) -> list[Segment
     """
     if not tasks:
         return []
+    if len(tasks) == 1:  # a batch of one (k = 1): the scalar path is faster, same result
+        return [run_segment(context, tasks[0])]
     model = context.build_model(tasks[0].key)
     assert isinstance(model, BatchedModel)
     try:
