@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 
-from pytams.core import TAMS, Database, MemoryStore, SerialRunner, TAMSResult
+from pytams.core import TAMS, MemoryStore, SerialRunner
 from pytams.core.batch import BatchedModel
 from pytams.core.noise import (
     BLOCK,
@@ -21,7 +20,6 @@ from pytams.core.noise import (
     stored_scheme,
 )
 from pytams.core.rng import COUNTER, GENERATOR
-from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
 from tests.core.models import (
     BatchedOU,
     CounterDoubleWell,
@@ -29,6 +27,7 @@ from tests.core.models import (
     CounterOU3,
     OrnsteinUhlenbeck,
 )
+from tests.core.test_batch import both_paths, config
 from tests.core.test_pinned_results import fingerprint
 
 
@@ -166,31 +165,6 @@ def test_default_noise_hooks_of_a_model_with_a_noise_shape() -> None:
     rng = np.random.default_rng(3)
     assert np.array_equal(block, np.stack([model._make_noise(rng) for _ in range(5)]))
     assert block.shape == (5, 2, 3)
-
-
-class ScalarRunner(SerialRunner):
-    """A serial runner that never batches: the scalar path of a batched model."""
-
-    def run(self, context: RunContext, tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
-        for task in tasks:
-            yield run_segment(context, task)
-
-
-def config(k: int, seed: int, n: int = 40, **model: Any) -> dict[str, Any]:
-    return {
-        "tams": {"ntrajectories": n, "kills_per_iteration": k, "seed": seed},
-        "trajectory": {"end_time": 1.5, "step_size": 0.01, "target_score": 1.0},
-        "model": model,
-    }
-
-
-def both_paths(
-    model: type[Any], cfg: dict[str, Any]
-) -> tuple[TAMSResult, TAMSResult, Database, Database]:
-    scalar_store, batched_store = MemoryStore(), MemoryStore()
-    scalar = TAMS(model, cfg, runner=ScalarRunner(), store=scalar_store).run()
-    batched = TAMS(model, cfg, store=batched_store).run()
-    return scalar, batched, Database(scalar_store), Database(batched_store)
 
 
 CASES = [

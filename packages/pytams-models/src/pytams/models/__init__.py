@@ -12,9 +12,10 @@ register ``compare`` (`pytams.models._commands`), loads no model module and no s
 
 from __future__ import annotations
 
-from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
+
+from pytams.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pytams.models._known import KnownAnswer
@@ -52,18 +53,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
 
 
 def registered_models() -> dict[str, type[Any]]:
