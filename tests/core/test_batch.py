@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 from pytams.core import TAMS, Database, MemoryStore, ModelError, SerialRunner, TAMSResult
-from pytams.core.batch import NOISE_BLOCK, BatchedModel
+from pytams.core.batch import NOISE_BLOCK, BatchedModel, run_batch
+from pytams.core.config import TrajectorySettings
+from pytams.core.loading import ModelSpec
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
+from pytams.core.trajectory import TrajectoryKey
 from tests.core.models import BatchedDoubleWell, BatchedOU
 
 
@@ -103,3 +106,30 @@ def test_split_keeps_order_and_sizes() -> None:
     assert [len(c) for c in chunks] == [3, 2, 2]
     assert [t for c in chunks for t in c] == tasks
     assert split(tasks[:2], 5) == [[tasks[0]], [tasks[1]]]
+
+
+class PlaneDrivenByOneNoise(BatchedOU):
+    """A 2-d state driven by 1-d noise (the noise's shape is not the state's)."""
+
+    def _setup(self, params: dict[str, Any]) -> None:
+        super()._setup({"dim": 2, **params})
+
+    def _make_noise(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal(1)
+
+    def _noise_block(self, rng: np.random.Generator, steps: int) -> np.ndarray:
+        return rng.standard_normal((steps, 1))
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_batch_that_takes_no_step_keeps_the_noise_shape(declared: bool) -> None:
+    """All rows end at once (here: converged at t = 0): the noise column is (1, *noise)."""
+    model = type("Declared", (PlaneDrivenByOneNoise,), {"noise_shape": (1,)})
+    chosen = model if declared else PlaneDrivenByOneNoise
+    settings = TrajectorySettings(end_time=1.0, step_size=0.1, target_score=-1.0)
+    context = RunContext(
+        model=ModelSpec(chosen, None), model_params={}, tables={}, trajectory=settings, seed=1
+    )
+    results = run_batch(context, [SegmentTask(key=TrajectoryKey(slot)) for slot in range(2)])
+    assert [r.noises.shape for r in results] == [(1, 1), (1, 1)]
+    assert [r.states.shape for r in results] == [(1, 2), (1, 2)]

@@ -315,7 +315,7 @@ class _Batch:
         x_rows = np.ascontiguousarray(np.stack(xs).swapaxes(0, 1))
         t_rows = np.ascontiguousarray(np.stack(ts).T)
         s_rows = np.ascontiguousarray(np.stack(ss).T)
-        shape = ns[0].shape[1:] if ns else x_rows.shape[2:]
+        shape = ns[0].shape[1:] if ns else self._noise_shape()
         start = np.full((1, len(self.tasks), *shape), np.nan)  # no noise led to snapshot 0
         noise = np.concatenate((start, np.stack(ns))) if ns else start
         n_rows = np.ascontiguousarray(noise.swapaxes(0, 1))
@@ -335,6 +335,17 @@ class _Batch:
                 )
             )
         return results
+
+    def _noise_shape(self) -> tuple[int, ...]:
+        """One step's noise shape, for a batch that took no step (its noise column is empty).
+
+        The declared ``noise_shape``, else the shape of one draw from a throwaway generator:
+        a state's shape need not be the noise's.
+        """
+        declared = self.model.noise_shape
+        if declared is not None:
+            return tuple(declared)
+        return tuple(np.shape(self.model._make_noise(np.random.default_rng(0))))
 
     def _kept_states(self, states: np.ndarray, row: int, first: int) -> Any:
         """The row's states, None on the steps where the scalar path keeps none.
