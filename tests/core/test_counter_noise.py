@@ -83,6 +83,10 @@ def test_philox_equals_randomgen_on_300_counters() -> None:
 
 
 def test_normals_have_mean_zero_and_variance_one() -> None:
+    """10^6 draws, 4 standard errors: detects a mean off by 0.004 or a variance off by 0.0057.
+
+    The draws are exact normals (Box-Muller); the bounds come from 1/sqrt(n) and sqrt(2/n).
+    """
     key = noise_key(123, 0)
     rows = np.arange(1000)
     normals = counter_normals(key, rows, rows % 7, rows * 3, 500, (2,)).ravel()

@@ -33,7 +33,7 @@ from pytams.core.config import TrajectorySettings
 from pytams.core.ending import Ending
 from pytams.core.errors import ModelError
 from pytams.core.model import ForwardModel
-from pytams.core.noise import counter_normals, noise_key
+from pytams.core.noise import counter_normals, declared_shape, noise_key
 from pytams.core.rng import COUNTER, segment_generator
 from pytams.core.segment import (
     RunContext,
@@ -261,13 +261,7 @@ class _Batch:
         ``first_step[r] + j + i + 1``. Generator scheme: each row from its own generator.
         """
         if self.counter:
-            shape = self.model.noise_shape
-            if shape is None:
-                msg = (
-                    f"the run uses the counter noise scheme, and {type(self.model).__name__} "
-                    "declares no noise_shape: restore it or start a new database"
-                )
-                raise ModelError(msg)
+            shape = declared_shape(self.model)
             first = self.first_step[active] + (j + 1)
             values = counter_normals(
                 self.key, self.slots[active], self.generations[active], first, NOISE_BLOCK, shape

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from pytams.core.errors import ModelError
 from pytams.core.rng import COUNTER, GENERATOR, NOISE
 
 NOISE_SCHEMES = (GENERATOR, COUNTER)
@@ -55,6 +56,22 @@ def noise_scheme_for(model_cls: type[Any]) -> str:
     if issubclass(model_cls, BatchedModel) and model_cls.noise_shape is not None:
         return COUNTER
     return GENERATOR
+
+
+def declared_shape(model: Any) -> tuple[int, ...]:
+    """The ``noise_shape`` a model under the counter scheme declares.
+
+    Raises:
+        ModelError: When it declares none (the run was made with a model that did).
+    """
+    shape = getattr(model, "noise_shape", None)
+    if shape is None:
+        msg = (
+            f"the run uses the counter noise scheme, and {type(model).__name__} declares no "
+            "noise_shape: restore it or start a new database"
+        )
+        raise ModelError(msg)
+    return tuple(shape)
 
 
 def stored_scheme(metadata: Mapping[str, Any] | None) -> str:

@@ -24,7 +24,7 @@ from pytams.core.ending import Ending
 from pytams.core.errors import ModelError
 from pytams.core.loading import ModelSpec
 from pytams.core.model import ForwardModel
-from pytams.core.noise import CounterStream
+from pytams.core.noise import CounterStream, declared_shape
 from pytams.core.rng import COUNTER, GENERATOR, segment_generator, segment_model_id
 from pytams.core.snapshot import Snapshot
 from pytams.core.trajectory import Trajectory, TrajectoryKey, join
@@ -60,15 +60,9 @@ class RunContext:
             ModelError: Under the counter scheme, when the model declares no ``noise_shape``.
         """
         if self.noise == COUNTER:
-            shape = getattr(model, "noise_shape", None)
-            if shape is None:
-                msg = (
-                    f"the run uses the counter noise scheme, and {type(model).__name__} "
-                    "declares no noise_shape: restore it or start a new database"
-                )
-                raise ModelError(msg)
+            shape = declared_shape(model)
             return CounterStream(
-                self.seed, self.repeat, key.slot, key.generation, model.step, tuple(shape)
+                self.seed, self.repeat, key.slot, key.generation, model.step, shape
             )
         return model._noise_stream(
             partial(segment_generator, self.seed, self.repeat, key.slot, key.generation)
