@@ -12,6 +12,7 @@ from pytams.core.errors import MissingComponentError
 from pytams.core.stop import StopReason
 
 if TYPE_CHECKING:
+    from pytams.core.diagnostics import ScoreDiagnostics
     from pytams.core.result import TAMSResult
     from pytams.io.explore import ExploredDatabase, RunStatus
 
@@ -31,6 +32,13 @@ def register_inspect(commands: Any) -> None:
         "--json",
         action="store_true",
         help="print the run's summary as JSON (the keys of 'pytams run --json', and state)",
+    )
+    parser.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="with --json, add 'score_diagnostics': the variance ratio and level-crossing "
+        "check of the score (docs/theory.md, 'Is the score good?'); the text output always "
+        "shows them",
     )
     _add_allow_pickle(parser)
     parser.set_defaults(handler=_inspect)
@@ -72,7 +80,10 @@ def _inspect(args: argparse.Namespace) -> int:
     db = open_database(args.path, allow_pickle=args.allow_pickle)
     status = db.status()
     if args.json:
-        print(json.dumps(_summary(db, status), indent=2))
+        summary = _summary(db, status)
+        if args.diagnostics and status.complete:
+            summary["score_diagnostics"] = _score_diagnostics(db, status).to_dict()
+        print(json.dumps(summary, indent=2))
         return 0
     wall = "unknown" if status.wall_time is None else f"{status.wall_time:.1f} s"
     level = "-" if math.isnan(status.level) else f"{status.level:.6g}"
@@ -91,6 +102,8 @@ def _inspect(args: argparse.Namespace) -> int:
         f"wall time    {wall} (start to last write)",
     ]
     lines += _diagnostic_lines(db.metadata or {})
+    if status.complete:
+        lines += _score_diagnostics(db, status).lines()
     print("\n".join(lines))
     return 0
 
@@ -124,6 +137,8 @@ def _inspect_repeats(args: argparse.Namespace) -> int:
             else {"probability": None, "std_error": None, "ci_low": None, "ci_high": None}
         )
         out = head | {"complete": combined is not None, "state": state, "repeats": each}
+        if combined is not None and args.diagnostics:
+            out["score_diagnostics"] = _repeats_diagnostics(dbs, each).to_dict()
         print(json.dumps(out, indent=2))
         return 0
     lines = [
@@ -139,10 +154,26 @@ def _inspect_repeats(args: argparse.Namespace) -> int:
     if combined is not None:
         lines += [f"over the {len(dbs)} repeats (mean and its standard error):"]
         lines += ["  " + line for line in combined.summary().splitlines()]
+        lines += _repeats_diagnostics(dbs, each).lines()
     else:
         lines.append("no estimate over the repeats: the run is incomplete (resume it)")
     print("\n".join(lines))
     return 0
+
+
+def _repeats_diagnostics(
+    dbs: list[ExploredDatabase], each: list[dict[str, Any]]
+) -> ScoreDiagnostics:
+    """The diagnostics of finished repeats: their empirical variance ratio, pooled crossings."""
+    from pytams.core.curve import RunHistory
+    from pytams.core.diagnostics import diagnose_repeats
+
+    return diagnose_repeats(
+        [math.nan if s["probability"] is None else float(s["probability"]) for s in each],
+        ntrajectories=int(each[0]["ntrajectories"]),
+        stop_reasons=[str(s["stop_reason"]) for s in each],
+        histories=[RunHistory(db) for db in dbs],
+    )
 
 
 def _repeats_state(dirs: list[Path], statuses: list[RunStatus], planned: int) -> str:
@@ -235,6 +266,20 @@ def _summary(db: ExploredDatabase, status: RunStatus) -> dict[str, Any]:
 
         summary["exceedance_curve"] = RunHistory(db).exceedance_curve().to_dict()
     return summary
+
+
+def _score_diagnostics(db: ExploredDatabase, status: RunStatus) -> ScoreDiagnostics:
+    """The variance ratio and level-crossing check of a finished run (`pytams.core.diagnostics`)."""
+    from pytams.core.curve import RunHistory
+    from pytams.core.diagnostics import diagnose_history
+
+    return diagnose_history(
+        RunHistory(db) if status.complete else None,
+        probability=status.estimate,
+        std_error=status.std_error,
+        ntrajectories=status.ntrajectories,
+        stop_reason=str(status.stop_reason),
+    )
 
 
 def _levels(db: ExploredDatabase, status: RunStatus) -> list[float]:
