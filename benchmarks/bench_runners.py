@@ -3,6 +3,9 @@
 Prints, measured in this run:
 - the overhead per task in microseconds: wall time per task of trivial one-step tasks through
   each runner (1 worker, pool or cluster already started) minus the serial runner's;
+- the wall time of one k = 1 iteration of a trivial model (one task a phase: a round trip to a
+  worker is its floor) with the serial runner and asyncio and dask at 1 worker, best of 3,
+  and each runner's ratio to asyncio's;
 - a TAMS run of a model costing about 2 ms per step (busy work) with the serial runner and
   with asyncio and dask at 1 and 2 workers, the speedup of 2 workers over 1 for each (target
   1.7x on 2 free cores), and a check that every run gave the serial result.
@@ -25,6 +28,8 @@ from pytams.runners import AsyncioRunner, DaskRunner
 
 STEP_COST = 0.002  # seconds of CPU work per model step
 OVERHEAD_TASKS = 200
+K1_ITERATIONS = 60  # iterations timed per k = 1 run
+K1_REPEATS = 3  # best of (the machine may be busy)
 
 
 class BusyOU(OU):
@@ -84,6 +89,39 @@ def overhead(runner: Any, context: RunContext) -> float:
     return (time.perf_counter() - started) / OVERHEAD_TASKS
 
 
+def per_iteration(runner: Any, reference: str) -> float:
+    """Seconds per iteration of a k = 1 run of a trivial model (best of `K1_REPEATS` runs).
+
+    Timed from the first iteration's report to the last one's: the initial ensemble is left
+    out, so this is the driver's and the runner's cost of one phase of one task.
+    """
+    config = load_config(
+        {
+            "tams": {
+                "ntrajectories": 16,
+                "kills_per_iteration": 1,
+                "seed": 3,
+                "max_iterations": K1_ITERATIONS + 1,
+            },
+            "trajectory": {"end_time": 0.1, "step_size": 0.025, "target_score": 5.0},
+            "model": {"cost": 0.0},
+        }
+    )
+    best = float("inf")
+    for _ in range(K1_REPEATS):
+        stamps: list[float] = []
+
+        def stamp(progress: Any) -> None:
+            if progress.phase == "iteration":
+                stamps.append(time.perf_counter())  # noqa: B023 - the list of this repeat
+
+        TAMS(reference, config, runner=runner, store=MemoryStore(), progress=stamp).run()
+        if len(stamps) < 2:
+            raise SystemExit("the k = 1 run stopped before its second iteration")
+        best = min(best, (stamps[-1] - stamps[0]) / (len(stamps) - 1))
+    return best
+
+
 def main() -> None:
     reference = f"{os.path.abspath(__file__)}:BusyOU"  # workers re-import this file
     spec_cls = load_model_class(reference)
@@ -124,6 +162,17 @@ def main() -> None:
                 f"  per-task overhead, {name:7s} 1 worker: {(per_task - base) * 1e6:9.1f} us "
                 f"(startup {startup:.2f} s)"
             )
+
+    k1: dict[str, float] = {}
+    for name in ("serial", "asyncio", "dask"):
+        with factories[name](1) as runner:
+            list(runner.run(context, [SegmentTask(key=TrajectoryKey(s)) for s in range(8)]))
+            k1[name] = per_iteration(runner, reference)
+    print(f"  one k = 1 iteration (trivial model, 1 worker, best of {K1_REPEATS}):")
+    for name in ("serial", "asyncio", "dask"):
+        print(
+            f"    {name:7s} {k1[name] * 1e3:7.2f} ms   {k1[name] / k1['asyncio']:5.2f}x asyncio's"
+        )
 
     costly = config(STEP_COST)
     times: dict[tuple[str, int], float] = {}

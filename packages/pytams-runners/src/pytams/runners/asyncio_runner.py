@@ -3,8 +3,10 @@
 The event loop runs in a thread of its own (so the runner also works where a loop is already
 running, as in Jupyter); each task is a coroutine that runs `run_segment` in the pool and
 retries it on failure. Worker processes are started with ``spawn``: a model loaded from a file
-re-imports there through its reference; a unit travels pickled and is unpickled by the task
-itself (`pytams.runners._travel`).
+re-imports there through its reference. The run's context is pickled once per run; each task
+carries its bytes, which a worker process unpickles only the first time (it keeps the last two
+contexts, by token); a unit travels pickled and is unpickled by the task itself
+(`pytams.runners._travel`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pytams.core.config import Config
 from pytams.core.errors import RunnerError
 from pytams.core.retry import Attempts
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
-from pytams.runners._travel import pack, run_packed
+from pytams.runners._travel import new_token, pack_context, pack_unit, run_packed
 
 _logger = logging.getLogger("pytams.runners")
 
@@ -76,6 +78,8 @@ class AsyncioRunner:
         self._worker_dirs: dict[cf.ProcessPoolExecutor, Path] = {}  # see _start_worker
         self._pool_lock = threading.Lock()
         self._abandoned = False  # tasks left running by a closed iterator (walltime)
+        # the last context pickled: (context, its token, its bytes)
+        self._shipped: tuple[RunContext, str, bytes] | None = None
 
     # ------------------------------------------------------------------ lifetime
     def __enter__(self) -> AsyncioRunner:
@@ -110,6 +114,7 @@ class AsyncioRunner:
             thread.join(timeout=10)
             loop.close()
         self._loop = self._thread = None
+        self._shipped = None
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         directory = Path(tempfile.mkdtemp(prefix="pytams-workers-"))
@@ -181,9 +186,17 @@ class AsyncioRunner:
             raise RunnerError(msg)
         attempts = Attempts(self.retries)
         rebuilds = [0]
+        todo = units(context, tasks, self.workers)
+        if not todo:
+            return
+        try:
+            token, blob = self._ship(context)
+        except Exception as error:
+            attempts.failed(todo[0][0], error)  # a pickling error is not retried: raises
+            raise
         futures = {
-            asyncio.run_coroutine_threadsafe(self._one(context, unit, attempts, rebuilds), loop)
-            for unit in units(context, tasks, self.workers)
+            asyncio.run_coroutine_threadsafe(self._one(token, blob, unit, attempts, rebuilds), loop)
+            for unit in todo
         }
         try:
             pending = futures
@@ -197,9 +210,17 @@ class AsyncioRunner:
                     future.cancel()
                     self._abandoned = True
 
+    def _ship(self, context: RunContext) -> tuple[str, bytes]:
+        """The token and bytes of ``context``, pickled once per context object."""
+        shipped = self._shipped
+        if shipped is None or shipped[0] is not context:
+            shipped = self._shipped = (context, new_token(), pack_context(context))
+        return shipped[1], shipped[2]
+
     async def _one(
         self,
-        context: RunContext,
+        token: str,
+        context: bytes,
         unit: tuple[SegmentTask, ...],
         attempts: Attempts,
         rebuilds: list[int],
@@ -215,8 +236,8 @@ class AsyncioRunner:
                 raise RunnerError(msg)
             try:
                 if payload is None:
-                    payload = pack(context, unit)
-                return await loop.run_in_executor(pool, run_packed, payload)
+                    payload = pack_unit(unit)
+                return await loop.run_in_executor(pool, run_packed, token, context, payload)
             except BrokenProcessPool as exc:
                 if self._pool is pool:
                     rebuilds[0] += 1

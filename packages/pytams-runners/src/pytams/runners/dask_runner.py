@@ -43,7 +43,7 @@ from pytams.core.errors import ConfigError, MissingComponentError, RunnerError
 from pytams.core.logs import third_party_quiet
 from pytams.core.retry import Attempts, WorkerLostError
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
-from pytams.runners._travel import pack, run_packed
+from pytams.runners._travel import new_token, pack_context, pack_unit, run_packed
 
 _logger = logging.getLogger("pytams.runners")
 
@@ -589,6 +589,8 @@ class DaskRunner:
         self.cluster: Any = None
         self.client: Any = None
         self._depth = 0
+        # the last context scattered: (context, its token, its future, its bytes)
+        self._shipped: tuple[RunContext, str, Any, bytes] | None = None
 
     # ------------------------------------------------------------------ lifetime
     def __enter__(self) -> DaskRunner:
@@ -657,6 +659,7 @@ class DaskRunner:
     def _stop(self) -> None:
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
+        self._shipped = None
         if client is not None:
             try:
                 client.close()
@@ -690,51 +693,104 @@ class DaskRunner:
         attempts = Attempts(self.retries)
         # a unit is a task, or a batch of a batched model (one per worker); it travels pickled
         # (by dask's pickle: cloudpickle for what plain pickle cannot carry) and is unpickled by
-        # the task, so the scheduler never unpickles the model
+        # the task, so the scheduler never unpickles the model; so does the context, scattered
+        # to the workers once per run (`_ship`)
+        todo = units(context, tasks, self.workers)
+        if not todo:
+            return
         packed: list[tuple[tuple[SegmentTask, ...], bytes]] = []
-        for unit in units(context, tasks, self.workers):
+        for unit in todo:
             try:
-                packed.append((unit, pack(context, unit, dumps)))
+                if not packed:
+                    self._ship(context, dumps)
+                packed.append((unit, pack_unit(unit, dumps)))
             except Exception as error:
                 attempts.failed(unit[0], error)  # a pickling error is not retried: raises
                 raise
-        task_of: dict[Any, tuple[tuple[SegmentTask, ...], bytes]] = {}
+        # future -> its unit, the unit's bytes, and the context's future it was given
+        task_of: dict[Any, tuple[tuple[SegmentTask, ...], bytes, Any]] = {}
 
-        def submit(unit: tuple[SegmentTask, ...], payload: bytes) -> Any:
-            future = client.submit(
+        def submit(
+            batch: Sequence[tuple[tuple[SegmentTask, ...], bytes]], *, lost: Any = None
+        ) -> list[Any]:
+            """Submit units in one message to the scheduler (a phase's, or one to rerun)."""
+            token, shipped = self._ship(context, dumps, lost=lost)
+            futures = client.map(
                 run_packed,
-                payload,
+                [token] * len(batch),
+                [shipped] * len(batch),
+                [payload for _, payload in batch],
                 pure=False,
-                key=f"pytams-{unit[0].key}-{uuid.uuid4().hex[:12]}",
+                key=[f"pytams-{unit[0].key}-{uuid.uuid4().hex[:12]}" for unit, _ in batch],
             )
-            task_of[future] = (unit, payload)
-            return future
+            for future, (unit, payload) in zip(futures, batch, strict=True):
+                task_of[future] = (unit, payload, shipped)
+            return list(futures)
 
         # results travel with the completion events (no extra round trip per result)
         completed = as_completed(  # type: ignore[no-untyped-call]
-            [submit(unit, payload) for unit, payload in packed],
+            submit(packed),
             with_results=True,
             raise_errors=False,
         )
         packed.clear()  # each payload is kept (for a retry) only until its task completes
         try:
             for future, outcome in completed:
-                unit, payload = task_of.pop(future)
+                unit, payload, shipped = task_of.pop(future)
                 task = unit[0]
                 status = future.status
                 if status == "finished":
                     future.release()
                     yield from outcome
                     continue
+                lost_context = status != "error" and self._lost(shipped)
                 exc = (
                     future.exception()
-                    if status == "error"
+                    if status == "error" and not lost_context
                     else WorkerLostError(f"dask lost the task of trajectory {task.key} ({status})")
                 )
                 future.release()
-                attempts.failed(task, exc)  # returns to retry, or raises
-                completed.add(submit(unit, payload))  # type: ignore[no-untyped-call]
+                if lost_context:  # every worker holding the context left: scattered again
+                    _logger.info("the run's context was lost by the workers: sending it again")
+                else:
+                    attempts.failed(task, exc)  # returns to retry, or raises
+                for rerun in submit([(unit, payload)], lost=shipped if lost_context else None):
+                    completed.add(rerun)  # type: ignore[no-untyped-call]
         finally:
             if task_of:
                 client.cancel(list(task_of))
             task_of.clear()
+
+    def _ship(self, context: RunContext, dumps: Any, *, lost: Any = None) -> tuple[str, Any]:
+        """The token of ``context`` and the future of its bytes, scattered to every worker.
+
+        Pickled and scattered once per context object; scattered again when the workers lost
+        it (they all left, or the cluster restarted: ``lost`` is the future they lost, once
+        for all the tasks that needed it). A worker that joins later fetches the bytes from
+        another when its first task needs them (the future is a task argument).
+        """
+        shipped = self._shipped
+        if (
+            shipped is not None
+            and shipped[0] is context
+            and shipped[2] is not lost
+            and shipped[2].status == "finished"
+        ):
+            return shipped[1], shipped[2]
+        if shipped is not None and shipped[0] is context:
+            token, blob = shipped[1], shipped[3]
+        else:
+            token, blob = new_token(), pack_context(context, dumps)
+        self._shipped = None
+        future = self.client.scatter(blob, broadcast=True, hash=False)
+        self._shipped = (context, token, future, blob)
+        return token, future
+
+    def _lost(self, shipped: Any) -> bool:
+        """Whether the workers lost the scattered context ``shipped`` (a task was cancelled)."""
+        if shipped.status != "finished":
+            return True
+        try:
+            return not self.client.who_has([shipped]).get(shipped.key)
+        except Exception:  # pragma: no cover - the scheduler is gone: the task's error stands
+            return False
