@@ -35,6 +35,16 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def statistics(session: nox.Session) -> None:
+    """The pooled statistical tests (tests/statistics): the estimator's mean against exact
+    values with the power to see a 5% bias, and the single-run interval's coverage over
+    1,000 runs per model (about ten minutes on two cores; skipped by the tests session)."""
+    install_workspace(session)
+    env = {"PYTAMS_STATISTICS_TESTS": "1"}
+    session.run("pytest", str(ROOT / "tests" / "statistics"), *session.posargs, env=env)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff>=0.6")
