@@ -85,23 +85,38 @@ def test_a_model_loaded_from_a_file_reimports_in_workers(serial_run: Any) -> Non
     assert Database(store).ensemble == serial_run[1].ensemble
 
 
+def traced_run(runner: Any, trace_dir: Path, serial_run: Any) -> tuple[set[int], int]:
+    """Run with traced segments: the pids of the initial ensemble, and the number of clones
+    that started before the previous clone ended (iterations are sequential, so overlapping
+    clones belong to the same iteration and ran side by side)."""
+    trace_dir.mkdir()
+    config = tables(model={"sleep": 0.002, "trace_dir": str(trace_dir)})
+    assert_same_run(run_tams(config, runner=runner), serial_run)
+    lines = [line for path in trace_dir.iterdir() for line in path.read_text().splitlines()]
+    traces = [line.split() for line in lines]
+    initial = {int(pid) for pid, clone, _, _ in traces if clone == "0"}
+    clones = sorted((float(start), float(end)) for _, clone, start, end in traces if clone == "1")
+    assert len(clones) > 10
+    overlapping = sum(b_start < a_end for (_, a_end), (b_start, _) in itertools.pairwise(clones))
+    return initial, overlapping
+
+
 @pytest.mark.parametrize("name", ["asyncio-2", "dask-2"])
 def test_initial_ensemble_uses_every_worker_and_clones_run_in_parallel(
     name: str, tmp_path: Path, dask2: DaskRunner, serial_run: Any
 ) -> None:
     runner: Any = dask2 if name == "dask-2" else RUNNERS[name]()
-    config = tables(model={"sleep": 0.002, "trace_dir": str(tmp_path)})
-    assert_same_run(run_tams(config, runner=runner), serial_run)
-    traces = [line.split() for path in tmp_path.iterdir() for line in path.read_text().splitlines()]
-    initial = [
-        (int(pid), float(start), float(end)) for pid, clone, start, end in traces if clone == "0"
-    ]
-    clones = sorted((float(start), float(end)) for pid, clone, start, end in traces if clone == "1")
-    assert len({pid for pid, _, _ in initial}) == 2  # both workers ran initial trajectories
-    # clones of one iteration run side by side: some clone starts before the previous one ends
-    # (iterations are sequential, so overlapping clones belong to the same iteration)
-    overlapping = sum(b_start < a_end for (_, a_end), (b_start, _) in itertools.pairwise(clones))
-    assert overlapping >= len(clones) // 4, clones
+    initial, overlapping = traced_run(runner, tmp_path / "run-0", serial_run)
+    assert len(initial) == 2  # both workers ran initial trajectories
+    # A runner that waits for each clone before submitting the next never overlaps two. Dask
+    # places tasks by its own estimates: on a contended machine it may run most (rarely all)
+    # of a run's clones on one worker (seen in CI: 4 overlaps in 69 clones; reproduced with
+    # two busy loops on two cores, work stealing on or off), hence up to three runs.
+    for attempt in range(1, 3):
+        if overlapping:
+            break
+        overlapping = traced_run(runner, tmp_path / f"run-{attempt}", serial_run)[1]
+    assert overlapping >= 1
 
 
 def context() -> RunContext:
