@@ -94,6 +94,25 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="the class name, e.g. MyModel")
     new.add_argument("--output", type=Path, help="the file (default: <name in lower case>.py)")
     new.set_defaults(handler=_new_model)
+
+    learn = commands.add_parser(
+        "learn-score",
+        help="fit a score (an estimate of the committor) from finished runs' databases",
+    )
+    learn.add_argument("databases", nargs="+", type=Path, metavar="DB", help="finished runs")
+    learn.add_argument(
+        "--out", type=Path, metavar="FILE", help="the file (default: DB/learned-score.npz)"
+    )
+    learn.add_argument("--method", choices=("logistic",), default="logistic")
+    learn.add_argument("--degree", type=int, choices=(1, 2), default=2)
+    learn.add_argument("--ridge", type=float, default=1e-4, help="L2 penalty (default 1e-4)")
+    learn.add_argument("--model", help="the model whose features to use (default: the run's)")
+    learn.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="read pickled states (runs code: only databases you trust)",
+    )
+    learn.set_defaults(handler=_learn_score)
     _add_plugin_commands(commands)
     return parser
 
@@ -219,6 +238,27 @@ class _ProgressBar:
             self.bar.refresh()
             self.bar.close()
             self.bar = None
+
+
+def _learn_score(args: argparse.Namespace) -> int:
+    from pytams.core.learned import fit_learned_score
+
+    score = fit_learned_score(
+        args.databases,
+        out=args.out,
+        method=args.method,
+        degree=args.degree,
+        ridge=args.ridge,
+        model=args.model,
+        allow_pickle=args.allow_pickle,
+    )
+    info = score.info
+    print(
+        f"wrote {score.path}: {args.method} (degree {args.degree}) on {score.n_features} "
+        f"features from {info['trajectories']} trajectories ({info['samples']} snapshots)"
+    )
+    print(f'use it: [trajectory] score = "learned:{score.path}"')
+    return 0
 
 
 def _new_model(args: argparse.Namespace) -> int:

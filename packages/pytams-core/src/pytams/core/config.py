@@ -232,6 +232,21 @@ class TrajectorySettings:
         fix="e.g. min_score = 0.0",
         default=None,
     )
+    score: str | None = _key(
+        "The levels' score: absent, the model's own; \"learned:PATH\", a score learned from "
+        "finished runs (pytams learn-score; PATH relative to the input file's folder), "
+        "target_score * q_hat below the target. Convergence stays the model's own test: the "
+        "event and the estimated probability do not change, only the variance "
+        "(docs/learned-score.md).",
+        kind=str,
+        check=lambda v: (
+            None
+            if v.startswith("learned:") and len(v) > len("learned:")
+            else 'must be "learned:PATH"'
+        ),
+        fix='score = "learned:run.tams/learned-score.npz"',
+        default=None,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -559,6 +574,12 @@ def resolve_paths(tables: dict[str, Any], base: Path) -> None:
         table = tables.get(section)
         if isinstance(table, dict) and isinstance(table.get(key), str) and table[key]:
             table[key] = str((base / Path(table[key]).expanduser()).resolve())
+    trajectory = tables.get("trajectory")
+    score = trajectory.get("score") if isinstance(trajectory, dict) else None
+    if isinstance(score, str) and score.startswith("learned:") and len(score) > len("learned:"):
+        assert isinstance(trajectory, dict)
+        file = base / Path(score[len("learned:") :]).expanduser()
+        trajectory["score"] = f"learned:{file.resolve()}"
     model = tables.get("model")
     if isinstance(model, str):
         tables["model"] = _model_file(model, base)

@@ -83,8 +83,13 @@ class ModelSpec:
 
     cls: type[Any]
     reference: str | None = None
+    #: the learned score the class is wrapped with (`pytams.core.learned.ScoreUse`), if any
+    score: Any = None
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if self.score is not None:  # re-wrap the re-imported class in the worker
+            base = ModelSpec(self.cls.__pytams_base__, self.reference)
+            return (_spec_with_score, (base, self.score))
         if self.reference is None:
             return (ModelSpec, (self.cls, None))
         return (_spec_from_reference, (self.reference,))
@@ -94,6 +99,28 @@ class ModelSpec:
         """The model's qualified name."""
         return self.reference or f"{self.cls.__module__}:{self.cls.__qualname__}"
 
+    def with_score(self, config: Any) -> ModelSpec:
+        """This spec, its class wrapped when ``[trajectory] score`` names a learned score."""
+        if config.trajectory.score is None:
+            return self
+        from pytams.core.learned import wrap_spec
+
+        return wrap_spec(self, config)
+
+    def score_metadata(self) -> dict[str, Any]:
+        """The run metadata's record of the score used: ``{"score": {...}}`` or nothing."""
+        if self.score is None:
+            return {}
+        from pytams.core.learned import score_record
+
+        return {"score": score_record(self.score)}
+
 
 def _spec_from_reference(reference: str) -> ModelSpec:
     return ModelSpec(load_model_class(reference), reference)
+
+
+def _spec_with_score(spec: ModelSpec, score: Any) -> ModelSpec:
+    from pytams.core.learned import with_use
+
+    return with_use(spec, score)

@@ -81,7 +81,7 @@ class TAMS:
         progress: ProgressCallback | None = None,
     ) -> None:
         self.config = config if isinstance(config, Config) else load_config(config)
-        self.model = _model_spec(model, self.config)
+        self.model = _model_spec(model, self.config).with_score(self.config)
         if store is not None and self.config.tams.repeats > 1:
             msg = "TAMS(store=...) holds one run; with [tams] repeats > 1 give no store"
             raise ConfigError(msg)
@@ -194,6 +194,7 @@ class _Run:
             "repeat": self.repeat,
             "model": model.name,
             "noise": noise_scheme_for(model.cls),  # informational: not compared on resume
+            **model.score_metadata(),  # [trajectory] score: the learned score's file and hash
         }
         self.db, seed = open_run(self.db, self.config, wanted)
         self.db.record_outcome(None)  # a resumed run is running again
