@@ -7,8 +7,10 @@ tests/samplers/reference.py (the ams variant, no horizon).
 
 Runs are independent (seed = first seed + i) and spread over processes; a run returns its
 estimate, its single-run interval and, for a case with curve levels, its exceedance curve
-there. ``python -m tests.statistics.cases CASE --runs R`` prints the pooled figures of a case
-(used to choose each test's number of runs from a pilot's measured spread).
+there. A run may replace the case's score by another ``[trajectory] score`` value (a learned
+score: ``score="learned:PATH"``; it travels with each task, so the workers see it).
+``python -m tests.statistics.cases CASE --runs R [--score learned:PATH]`` prints the pooled
+figures of a case (used to choose each test's number of runs from a pilot's measured spread).
 """
 
 from __future__ import annotations
@@ -83,9 +85,12 @@ class Case:
         """The exact probability of the target (score 1)."""
         return exact_value(self.description, 1.0)
 
-    def run_config(self, seed: int) -> dict[str, Any]:
-        """The configuration of the run with this seed."""
-        return {**self.config, "tams": {**self.config["tams"], "seed": seed}}
+    def run_config(self, seed: int, score: str | None = None) -> dict[str, Any]:
+        """The configuration of the run with this seed (and this ``[trajectory] score``)."""
+        config = {**self.config, "tams": {**self.config["tams"], "seed": seed}}
+        if score is not None:
+            config["trajectory"] = {**self.config["trajectory"], "score": score}
+        return config
 
 
 CASES: dict[str, Case] = {
@@ -169,20 +174,26 @@ class Outcome:
     curve: tuple[float, ...]
 
 
-def run_one(task: tuple[str, int]) -> Outcome:
-    """One independent TAMS run of a case."""
-    name, seed = task
+def run_one(task: tuple[str, int, str | None]) -> Outcome:
+    """One independent TAMS run of a case (with the given score, if any)."""
+    name, seed, score = task
     case = CASES[name]
-    result = TAMS(case.model, case.run_config(seed)).run()
+    result = TAMS(case.model, case.run_config(seed, score)).run()
     curve: tuple[float, ...] = ()
     if case.curve_levels:
         curve = tuple(float(p) for p in result.exceedance_curve(case.curve_levels).probability)
     return Outcome(result.probability, result.ci_low, result.ci_high, curve)
 
 
-def pooled_runs(name: str, runs: int, first_seed: int, jobs: int = JOBS) -> list[Outcome]:
-    """``runs`` independent runs of a case (seeds first_seed, first_seed + 1, ...), in order."""
-    tasks = [(name, first_seed + i) for i in range(runs)]
+def pooled_runs(
+    name: str, runs: int, first_seed: int, jobs: int = JOBS, *, score: str | None = None
+) -> list[Outcome]:
+    """``runs`` independent runs of a case (seeds first_seed, first_seed + 1, ...), in order.
+
+    ``score``: a ``[trajectory] score`` value replacing the case's own score (e.g.
+    ``"learned:/abs/path.npz"``; an absolute path, read by every worker process).
+    """
+    tasks = [(name, first_seed + i, score) for i in range(runs)]
     if jobs <= 1:
         return [run_one(t) for t in tasks]
     with multiprocessing.get_context("spawn").Pool(jobs) as pool:
@@ -234,9 +245,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--first-seed", type=int, default=900_000)
     parser.add_argument("--jobs", type=int, default=JOBS)
+    parser.add_argument("--score", default=None, help="a [trajectory] score, e.g. learned:PATH")
     args = parser.parse_args()
     started = time.perf_counter()
-    outcomes = pooled_runs(args.case, args.runs, args.first_seed, args.jobs)
+    outcomes = pooled_runs(args.case, args.runs, args.first_seed, args.jobs, score=args.score)
     wall = time.perf_counter() - started
     values = np.array([o.probability for o in outcomes])
     print(Pooled.of(values, CASES[args.case].exact()).line(args.case))
