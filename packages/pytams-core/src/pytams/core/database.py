@@ -27,8 +27,10 @@ class Database:
         self.store: Store = MemoryStore() if store is None else store
         check_format(self.store)
         self._iterations = self.store.read_iterations()
-        keys = self.store.read_ensemble()
-        self._ensemble = None if keys is None else [self.store.read_trajectory(k) for k in keys]
+        self._keys = self.store.read_ensemble()
+        self._ensemble = (
+            None if self._keys is None else [self.store.read_trajectory(k) for k in self._keys]
+        )
 
     @property
     def metadata(self) -> dict[str, Any] | None:
@@ -43,7 +45,11 @@ class Database:
 
     @property
     def ensemble(self) -> list[Trajectory] | None:
-        """The current ensemble in slot order (None before the initial ensemble is complete)."""
+        """The current ensemble in slot order (None before the initial ensemble is complete).
+
+        The list is the database's own, updated in place as clones are committed: copy it to
+        keep a snapshot.
+        """
         return self._ensemble
 
     @property
@@ -129,8 +135,22 @@ class Database:
 
     def commit_ensemble(self, ensemble: Sequence[Trajectory]) -> None:
         """Make ``ensemble`` (stored already) the current ensemble."""
-        self.store.write_ensemble([t.key for t in ensemble])
-        self._ensemble = list(ensemble)
+        keys = [t.key for t in ensemble]
+        self.store.write_ensemble(keys)
+        self._keys, self._ensemble = keys, list(ensemble)
+
+    def commit_clones(self, clones: Sequence[Trajectory]) -> None:
+        """Put each clone (stored already) in its slot of the ensemble, and commit.
+
+        O(k) Python work per iteration: the ensemble list is updated in place (the store
+        receives the whole key list).
+        """
+        assert self._ensemble is not None
+        assert self._keys is not None
+        for clone in clones:
+            self._keys[clone.key.slot] = clone.key
+            self._ensemble[clone.key.slot] = clone
+        self.store.write_ensemble(self._keys)
 
 
 def check_format(store: Store) -> None:

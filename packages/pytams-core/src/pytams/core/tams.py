@@ -33,7 +33,7 @@ from pytams.core.result import TAMSResult
 from pytams.core.rng import new_seed, selection_generator
 from pytams.core.runner import Runner
 from pytams.core.segment import RunContext, SegmentTask
-from pytams.core.selection import select
+from pytams.core.selection import Ranking, select
 from pytams.core.stop import StopReason, stop_before_iteration
 from pytams.core.store import IterationRecord, Store
 from pytams.core.trajectory import Trajectory, TrajectoryKey
@@ -172,7 +172,7 @@ class _Run:
         self.deadline = (
             None if config.tams.walltime is None else self.started + config.tams.walltime
         )
-        self._maxima: list[float] = []  # Q of each slot of the ensemble, kept up to date
+        self._ranking: Ranking | None = None  # Q of each slot of the ensemble, kept sorted
         self.seed = self._open(seed, tams.model)
         self.context = RunContext(
             model=tams.model,
@@ -212,14 +212,13 @@ class _Run:
         settings = self.config.tams
         ensemble = self.db.ensemble
         assert ensemble is not None
-        self._maxima = [t.max_score for t in ensemble]
+        self._ranking = ranking = Ranking([t.max_score for t in ensemble])
         while True:
             ensemble = self.db.ensemble
             assert ensemble is not None
             iteration = self.db.iteration_count
-            maxima = self._maxima
             rng = selection_generator(self.seed, self.repeat, iteration)
-            selection = select(maxima, self.k, rng)
+            selection = select(ranking, self.k, rng)
             reason = stop_before_iteration(
                 iterations=iteration,
                 all_converged=iteration == 0 and all(t.converged for t in ensemble),
@@ -228,7 +227,7 @@ class _Run:
                 max_kills=settings.max_kills,
                 out_of_time=self._out_of_time(),
                 level=selection.level,
-                highest=max(maxima),
+                highest=ranking.highest(),
                 target=self.target,
             )
             if reason is StopReason.EXTINCTION:
@@ -279,12 +278,11 @@ class _Run:
             self.db.save_trajectory(result.attach(_member(ensemble, parent)))
         if not all(self.db.has_trajectory(clone) for clone in clones):
             return False
-        new = list(ensemble)  # slot order: a clone takes its killed trajectory's slot
-        for clone in clones:
-            new[clone.slot] = self.db.trajectory(clone)
-            if self._maxima:
-                self._maxima[clone.slot] = new[clone.slot].max_score
-        self.db.commit_ensemble(new)
+        committed = [self.db.trajectory(clone) for clone in clones]
+        if self._ranking is not None:
+            for trajectory in committed:
+                self._ranking.update(trajectory.key.slot, trajectory.max_score)
+        self.db.commit_clones(committed)
         self._report("iteration", self.db.iteration_count, self.db.iteration_count)
         return True
 

@@ -1,0 +1,211 @@
+"""Scale: the driver's cost per iteration against N and against the iterations done; disk and
+driver memory against what was computed (issue 14, point 5).
+
+Prints, measured in this run (lines prefixed ``[scale]``):
+- the driver's CPU per iteration (k = 1) at N = 100, 1,000 and 10,000, in memory and on
+  netCDF: the run's CPU (every thread: the netCDF store writes in a background thread) minus
+  the CPU spent in the model's segments, per iteration, over iterations 100-600 (after the
+  first iteration, which kills every trajectory tied at the starting score). Target: N =
+  10,000 costs at most 1.5x N = 100, in both stores.
+- at N = 1,000, the same per-iteration cost around iteration 10,000 against around iteration
+  1,000 (windows of 500 iterations). Target: at most 1.2x.
+- a run with 8 KB states (N = 25 and N = 100 on netCDF, in a fresh process each): the bytes on
+  disk against the bytes of the states computed (target: at most 1.2x), and the driver's peak
+  RSS above its size before the run (target: independent of N x state size).
+One serial run per figure; the CPU is read at each call of the runner (one per iteration), so
+a run is timed once, iteration by iteration. Figures that miss their target are printed as
+such: they measure what the open parts of issue 14 (storage, states on the workers) change.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from ou_model import OU
+
+from pytams.core import TAMS, ForwardModel, MemoryStore
+from pytams.core.runner import SerialRunner
+from pytams.core.segment import RunContext, SegmentResult, SegmentTask
+from pytams.io import NetCDFStore
+
+SIZES = (100, 1_000, 10_000)
+WINDOW = (100, 600)  # iterations over which the per-iteration cost is averaged
+LATE = 10_000  # the late window is centred here (N = 1,000)
+N_TARGET, LATE_TARGET, DISK_TARGET, RSS_TARGET = 1.5, 1.2, 1.2, 1.2
+STATE_SIZE = 1_000  # doubles: 8 KB states
+
+
+class ClockedRunner:
+    """The serial runner, reading the CPU clock at each call (one call per iteration).
+
+    ``marks[i]``: (the process's CPU, the CPU spent in segments so far) when call i began;
+    call 0 is the initial ensemble, call i the clones of iteration i - 1.
+    """
+
+    def __init__(self) -> None:
+        self.inner = SerialRunner()
+        self.segments = 0.0
+        self.marks: list[tuple[float, float]] = []
+
+    def __enter__(self) -> ClockedRunner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.marks.append((time.process_time(), self.segments))
+
+    def run(self, context: RunContext, tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
+        self.marks.append((time.process_time(), self.segments))
+        results = self.inner.run(context, tasks)
+        while True:
+            started = time.thread_time()  # segments run in this thread
+            try:
+                result = next(results)
+            except StopIteration:
+                return
+            finally:
+                self.segments += time.thread_time() - started
+            yield result
+
+    def driver_cpu(self, first: int, last: int) -> tuple[float, float]:
+        """The driver's CPU per iteration over iterations first..last - 1 (seconds): the mean
+        (what a run pays) and the median (without the garbage collector's rare full passes)."""
+        marks = np.array(self.marks[first + 1 : last + 2])
+        per_iteration = np.diff(marks[:, 0]) - np.diff(marks[:, 1])
+        return float(per_iteration.mean()), float(np.median(per_iteration))
+
+
+def ou_config(n: int, iterations: int) -> dict[str, Any]:
+    """A 1-D OU that never reaches its target (so a run makes ``iterations`` iterations)."""
+    return {
+        "tams": {"ntrajectories": n, "seed": 5, "max_iterations": iterations},
+        "trajectory": {"end_time": 1.0, "step_size": 0.01, "target_score": 1.0},
+        "model": {"barrier": 6.0},
+    }
+
+
+def clocked_run(n: int, iterations: int, disk: bool) -> ClockedRunner:
+    """One run of ``ou_config``; its runner holds the clock marks."""
+    root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    try:
+        store = NetCDFStore(root / "run.tams") if disk else MemoryStore()
+        runner = ClockedRunner()
+        TAMS(OU, ou_config(n, iterations), store=store, runner=runner).run()
+        return runner
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class WideOU(ForwardModel[np.ndarray, float]):
+    """An OU whose state is ``dim`` doubles (8 KB at 1,000): a large model's state on disk."""
+
+    def _setup(self, params: dict[str, Any]) -> None:
+        self.x = np.zeros(int(params.get("dim", STATE_SIZE)))
+
+    def _advance(self, dt: float, noise: float) -> float:
+        self.x = self.x - self.x * dt + math.sqrt(dt) * noise
+        return dt
+
+    def _get_state(self) -> np.ndarray:
+        return self.x.copy()
+
+    def _set_state(self, state: np.ndarray) -> None:
+        self.x = np.array(state, copy=True)
+
+    def _score(self) -> float:
+        return float(self.x[0]) / 2.5
+
+    def _make_noise(self, rng: np.random.Generator) -> float:
+        return float(rng.standard_normal())
+
+
+def current_rss() -> int:
+    """This process's resident set size now, in bytes (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def wide_run(n: int) -> tuple[int, int, int]:
+    """A run of WideOU on netCDF: (bytes on disk, bytes of states computed, peak RSS growth)."""
+    before = current_rss()
+    root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    try:
+        config = {
+            "tams": {"ntrajectories": n, "seed": 7, "max_iterations": 4 * n},
+            "trajectory": {"end_time": 1.0, "step_size": 0.02, "target_score": 1.0},
+        }
+        result = TAMS(WideOU, config, store=NetCDFStore(root / "run.tams")).run()
+        disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        snapshots = result.model_steps + n + len(result.levels)  # each segment's start too
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return disk, snapshots * STATE_SIZE * 8, peak - before
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def verdict(ratio: float, target: float) -> str:
+    return "met" if ratio <= target else "NOT met"
+
+
+def main() -> None:
+    print("[scale] driver CPU per iteration (k = 1), iterations 100-600, us, mean (median):")
+    for disk in (False, True):
+        store = "netCDF   " if disk else "in memory"
+        costs = {n: clocked_run(n, WINDOW[1], disk).driver_cpu(*WINDOW) for n in SIZES}
+        ratio = costs[SIZES[-1]][0] / costs[SIZES[0]][0]
+        median_ratio = costs[SIZES[-1]][1] / costs[SIZES[0]][1]
+        figures = "  ".join(
+            f"N = {n:>6,}: {mean * 1e6:5.0f} ({median * 1e6:4.0f})"
+            for n, (mean, median) in costs.items()
+        )
+        print(
+            f"[scale]   {store}  {figures}   N = 10,000 / N = 100: {ratio:.2f}x "
+            f"(median {median_ratio:.2f}x; target <= {N_TARGET}x: {verdict(ratio, N_TARGET)})"
+        )
+    print("[scale] N = 1,000: the cost per iteration around iteration 10,000 against 1,000:")
+    for disk in (False, True):
+        store = "netCDF   " if disk else "in memory"
+        runner = clocked_run(1_000, LATE + 250, disk)
+        early, _ = runner.driver_cpu(750, 1_250)
+        late, _ = runner.driver_cpu(LATE - 250, LATE + 250)
+        ratio = late / early
+        print(
+            f"[scale]   {store}  iteration 1,000: {early * 1e6:6.0f} us   iteration 10,000: "
+            f"{late * 1e6:6.0f} us   ratio {ratio:.2f}x (target <= {LATE_TARGET}x: "
+            f"{verdict(ratio, LATE_TARGET)})"
+        )
+    print(f"[scale] 8 KB states ({STATE_SIZE} doubles), netCDF, 4 N iterations, own process:")
+    growth = {}
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        for n in (25, 100):
+            disk, computed, growth[n] = pool.apply(wide_run, (n,))
+            ratio = disk / computed
+            print(
+                f"[scale]   N = {n:>3}: disk {disk / 1e6:6.1f} MB, states computed "
+                f"{computed / 1e6:6.1f} MB, ratio {ratio:.2f}x (target <= {DISK_TARGET}x: "
+                f"{verdict(ratio, DISK_TARGET)}); driver peak RSS growth {growth[n] / 1e6:.0f} MB"
+            )
+    ratio = growth[100] / growth[25]
+    print(
+        f"[scale]   driver peak RSS growth, N = 100 against N = 25 (N x state size 4x): "
+        f"{ratio:.2f}x (target: independent of N x state size, <= {RSS_TARGET}x: "
+        f"{verdict(ratio, RSS_TARGET)})"
+    )
+
+
+if __name__ == "__main__":
+    main()
