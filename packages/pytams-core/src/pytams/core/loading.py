@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ def load_model_class(reference: str) -> type[Any]:
     return cls  # type: ignore[no-any-return]
 
 
+# one file import at a time: the threads of a dask worker load a model file concurrently, and
+# a thread must not find the module of another thread's import before its body has run
+_FILE_IMPORT = threading.RLock()
+
+
 def _import_file(path: Path, reference: str) -> Any:
     path = path.expanduser().resolve()
     if not path.is_file():
@@ -56,8 +62,14 @@ def _import_file(path: Path, reference: str) -> Any:
         raise ConfigError(msg)
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
     name = f"pytams_user_{path.stem}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
+    with _FILE_IMPORT:
+        if name in sys.modules:
+            return sys.modules[name]
+        return _exec_file(name, path, reference)
+
+
+def _exec_file(name: str, path: Path, reference: str) -> Any:
+    """Import ``path`` as the module ``name`` (the caller holds ``_FILE_IMPORT``)."""
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:  # pragma: no cover
         msg = f"model {reference!r}: cannot load {path} as a Python module"
