@@ -44,6 +44,7 @@ from ou_model import OU
 from pytams.core import TAMS, Database, ForwardModel, MemoryStore
 from pytams.core.runner import SerialRunner
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
+from pytams.core.tams import Progress
 from pytams.core.trajectory import TrajectoryKey
 from pytams.io import NetCDFStore
 
@@ -112,13 +113,18 @@ def ou_config(n: int, iterations: int) -> dict[str, Any]:
     }
 
 
+def ignore(progress: Progress) -> None:
+    """A progress callback that shows nothing (the report is built all the same)."""
+
+
 def clocked_run(n: int, iterations: int, disk: bool) -> ClockedRunner:
     """One run of ``ou_config``; its runner holds the clock marks."""
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
         store = NetCDFStore(root / "run.tams") if disk else MemoryStore()
         runner = ClockedRunner()
-        TAMS(OU, ou_config(n, iterations), store=store, runner=runner).run()
+        # with a progress callback, as `pytams run` has (a report after every iteration)
+        TAMS(OU, ou_config(n, iterations), store=store, runner=runner, progress=ignore).run()
         return runner
     finally:
         shutil.rmtree(root, ignore_errors=True)

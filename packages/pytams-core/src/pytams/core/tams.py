@@ -173,6 +173,7 @@ class _Run:
             None if config.tams.walltime is None else self.started + config.tams.walltime
         )
         self._ranking: Ranking | None = None  # Q of each slot of the ensemble, kept sorted
+        self._converged: int | None = None  # converged members of the ensemble, kept up to date
         self.seed = self._open(seed, tams.model)
         self.context = RunContext(
             model=tams.model,
@@ -282,6 +283,9 @@ class _Run:
         if self._ranking is not None:
             for trajectory in committed:
                 self._ranking.update(trajectory.key.slot, trajectory.max_score)
+        if self._converged is not None:
+            replaced = sum(ensemble[clone.slot].converged for clone in clones)
+            self._converged += sum(t.converged for t in committed) - replaced
         self.db.commit_clones(committed)
         self._report("iteration", self.db.iteration_count, self.db.iteration_count)
         return True
@@ -310,7 +314,8 @@ class _Run:
     def _report(self, phase: str, done: int, total: int) -> None:
         if self.progress is None:
             return
-        ensemble = self.db.ensemble or []
+        if self._converged is None and self.db.ensemble is not None:
+            self._converged = sum(t.converged for t in self.db.ensemble)  # once per run
         last = self.db.last_iteration
         self.progress(
             Progress(
@@ -321,7 +326,7 @@ class _Run:
                 iteration=self.db.iteration_count,
                 level=float("nan") if last is None else last.level,
                 weight=self.db.weight,
-                converged=sum(t.converged for t in ensemble),
+                converged=self._converged or 0,
             )
         )
 
