@@ -1,5 +1,6 @@
-"""The progress of every iteration reports the ensemble's converged count, kept up to date in
-O(k) per iteration: it equals the count recomputed from the iteration table."""
+"""The driver's view of the ensemble: keys, maxima and convergence per slot, kept up to date in
+O(k) per iteration, never the members' states. The progress of every iteration reports the
+converged count, equal to the count recomputed from the iteration table."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def test_progress_counts_the_converged_members_after_every_iteration() -> None:
     reports: list[Progress] = []
     result = TAMS(OrnsteinUhlenbeck, config(30, 3, 21, 1.5), progress=reports.append).run()
     db = result.database
+    assert db is not None
     members = [TrajectoryKey(slot) for slot in range(30)]
     expected = []
     for record in db.iterations:  # the ensemble after each iteration, rebuilt from the table
@@ -23,3 +25,15 @@ def test_progress_counts_the_converged_members_after_every_iteration() -> None:
     assert reported == expected
     assert expected[-1] == result.converged > 0
     assert len(set(expected)) > 2  # the count changed along the run: the test sees updates
+
+
+def test_the_driver_never_holds_the_whole_ensemble() -> None:
+    """A run reads members one at a time (`Database.member`): the database's list of member
+    trajectories, states included, is only built when a reader asks for `ensemble`."""
+    result = TAMS(OrnsteinUhlenbeck, config(30, 3, 21, 1.5), progress=lambda _: None).run()
+    db = result.database
+    assert db is not None
+    assert db._ensemble is None  # what the run left in memory: no member list
+    assert db.member_keys is not None
+    assert [t.key for t in db.ensemble or []] == db.member_keys
+    assert sum(t.converged for t in db.ensemble or []) == result.converged

@@ -33,7 +33,7 @@ def test_open_database_gives_the_core_database_read_only(finished: Path) -> None
     with pytest.raises(StorageError, match="read-only"):
         db.append_iteration(db.iterations[0])
     with pytest.raises(StorageError, match="read-only"):
-        db.commit_ensemble(db.ensemble or [])
+        db.commit_ensemble(db.member_keys or [])
 
 
 def test_the_xarray_view_holds_the_ensemble_and_the_iteration_table(finished: Path) -> None:

@@ -16,8 +16,10 @@ FORMAT_VERSION = 2
 class Database:
     """A run's state: what TAMS reads to continue and what users read to explore.
 
-    The ensemble is cached in memory (the algorithm ranks and branches from it); archived
-    (killed) trajectories are read from the store on demand.
+    The ensemble is known by its keys; its trajectories are read from the store when asked
+    for (`member`, one at a time: what a run's driver uses, so it holds no states beyond the
+    store's own cache), or all at once by `ensemble` (kept once read: what explorers use).
+    Every member is read once at opening, so a missing or damaged file is reported there.
 
     Args:
         store: Where the data lives (default: a new `MemoryStore`).
@@ -28,9 +30,9 @@ class Database:
         check_format(self.store)
         self._iterations = self.store.read_iterations()
         self._keys = self.store.read_ensemble()
-        self._ensemble = (
-            None if self._keys is None else [self.store.read_trajectory(k) for k in self._keys]
-        )
+        self._ensemble: list[Trajectory] | None = None  # read on first use
+        for key in self._keys or []:
+            self.store.read_trajectory(key)  # fails now on a missing or damaged member
 
     @property
     def metadata(self) -> dict[str, Any] | None:
@@ -47,10 +49,23 @@ class Database:
     def ensemble(self) -> list[Trajectory] | None:
         """The current ensemble in slot order (None before the initial ensemble is complete).
 
-        The list is the database's own, updated in place as clones are committed: copy it to
-        keep a snapshot.
+        Read from the store on first use and kept (with every state: a run's driver reads
+        `member` instead). The list is the database's own, updated in place as clones are
+        committed: copy it to keep a snapshot.
         """
+        if self._keys is not None and self._ensemble is None:
+            self._ensemble = [self.store.read_trajectory(k) for k in self._keys]
         return self._ensemble
+
+    @property
+    def member_keys(self) -> list[TrajectoryKey] | None:
+        """The keys of the current ensemble in slot order (the database's own list: read only)."""
+        return self._keys
+
+    def member(self, slot: int) -> Trajectory:
+        """The trajectory in ``slot`` of the current ensemble, read from the store."""
+        assert self._keys is not None
+        return self.store.read_trajectory(self._keys[slot])
 
     @property
     def iterations(self) -> list[IterationRecord]:
@@ -75,11 +90,10 @@ class Database:
     @property
     def pending(self) -> IterationRecord | None:
         """The last iteration if its clones are not all committed to the ensemble yet."""
-        if not self._iterations or self._ensemble is None:
+        if not self._iterations or self._keys is None:
             return None
         last = self._iterations[-1]
-        current = {t.key for t in self._ensemble}
-        return None if set(last.clones) <= current else last
+        return None if set(last.clones) <= set(self._keys) else last
 
     def start(self, metadata: dict[str, Any]) -> None:
         """Record the metadata of a new run."""
@@ -119,7 +133,7 @@ class Database:
 
     def archived(self) -> list[Trajectory]:
         """Every stored trajectory that is not in the ensemble (the killed ones)."""
-        current = {t.key for t in self._ensemble or []}
+        current = set(self._keys or [])
         return [
             self.store.read_trajectory(k) for k in self.store.trajectory_keys() if k not in current
         ]
@@ -133,23 +147,23 @@ class Database:
         self.store.append_iteration(record)
         self._iterations.append(record)
 
-    def commit_ensemble(self, ensemble: Sequence[Trajectory]) -> None:
-        """Make ``ensemble`` (stored already) the current ensemble."""
-        keys = [t.key for t in ensemble]
-        self.store.write_ensemble(keys)
-        self._keys, self._ensemble = keys, list(ensemble)
+    def commit_ensemble(self, keys: Sequence[TrajectoryKey]) -> None:
+        """Make the trajectories ``keys`` (stored already, in slot order) the current ensemble."""
+        self._keys = list(keys)
+        self.store.write_ensemble(self._keys)
+        self._ensemble = None
 
     def commit_clones(self, clones: Sequence[Trajectory]) -> None:
         """Put each clone (stored already) in its slot of the ensemble, and commit.
 
-        O(k) Python work per iteration: the ensemble list is updated in place (the store
-        receives the whole key list).
+        O(k) Python work per iteration: the key list (and the ensemble, if read) is updated in
+        place; the store receives the whole key list.
         """
-        assert self._ensemble is not None
         assert self._keys is not None
         for clone in clones:
             self._keys[clone.key.slot] = clone.key
-            self._ensemble[clone.key.slot] = clone
+            if self._ensemble is not None:
+                self._ensemble[clone.key.slot] = clone
         self.store.write_ensemble(self._keys)
 
 

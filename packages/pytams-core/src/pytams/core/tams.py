@@ -172,8 +172,11 @@ class _Run:
         self.deadline = (
             None if config.tams.walltime is None else self.started + config.tams.walltime
         )
-        self._ranking: Ranking | None = None  # Q of each slot of the ensemble, kept sorted
-        self._converged: int | None = None  # converged members of the ensemble, kept up to date
+        # what the driver knows of each slot of the ensemble (read once, then kept up to date
+        # per clone): its maximum score (sorted) and whether it converged; no states
+        self._ranking: Ranking | None = None
+        self._converged: list[bool] = []
+        self._converged_count = 0
         self.seed = self._open(seed, tams.model)
         self.context = RunContext(
             model=tams.model,
@@ -203,7 +206,7 @@ class _Run:
 
     # ------------------------------------------------------------------ the algorithm
     def execute(self) -> TAMSResult:
-        if self.db.ensemble is None and not self._initial_ensemble():
+        if self.db.member_keys is None and not self._initial_ensemble():
             return self._result(StopReason.WALLTIME)
         if self.config.tams.sampler == "montecarlo":
             return self._result(StopReason.MONTECARLO)
@@ -211,18 +214,16 @@ class _Run:
         if pending is not None and not self._run_clones(pending):
             return self._result(StopReason.WALLTIME)
         settings = self.config.tams
-        ensemble = self.db.ensemble
-        assert ensemble is not None
-        self._ranking = ranking = Ranking([t.max_score for t in ensemble])
+        ranking = self._summary()
+        keys = self.db.member_keys
+        assert keys is not None
         while True:
-            ensemble = self.db.ensemble
-            assert ensemble is not None
             iteration = self.db.iteration_count
             rng = selection_generator(self.seed, self.repeat, iteration)
             selection = select(ranking, self.k, rng)
             reason = stop_before_iteration(
                 iterations=iteration,
-                all_converged=iteration == 0 and all(t.converged for t in ensemble),
+                all_converged=iteration == 0 and all(self._converged),
                 max_iterations=settings.max_iterations,
                 kills=0 if settings.max_kills is None else self._kills(),
                 max_kills=settings.max_kills,
@@ -238,8 +239,8 @@ class _Run:
             record = IterationRecord(
                 index=iteration,
                 level=selection.level,
-                killed=tuple(ensemble[slot].key for slot in selection.killed),
-                parents=tuple(ensemble[slot].key for slot in selection.parents),
+                killed=tuple(keys[slot] for slot in selection.killed),
+                parents=tuple(keys[slot] for slot in selection.parents),
                 weight=self.db.weight * (1.0 - len(selection.killed) / self.n),
             )
             self.db.append_iteration(record)
@@ -260,32 +261,30 @@ class _Run:
             self._report("initial", finished, self.n)
         if finished < self.n:
             return False
-        self.db.commit_ensemble([self.db.trajectory(TrajectoryKey(s)) for s in range(self.n)])
+        self.db.commit_ensemble([TrajectoryKey(s) for s in range(self.n)])
         return True
 
     def _run_clones(self, record: IterationRecord) -> bool:
         """Run the missing clones of ``record`` and commit them; False at the walltime."""
         clones = record.clones
-        ensemble = self.db.ensemble
-        assert ensemble is not None
         tasks = [
-            _clone_task(clone, _member(ensemble, parent), record.level)
+            _clone_task(clone, self._member(parent), record.level)
             for clone, parent in zip(clones, record.parents, strict=False)
             if not self.db.has_trajectory(clone)
         ]
         for result in self._execute(tasks):
             parent = result.task.parent
             assert parent is not None
-            self.db.save_trajectory(result.attach(_member(ensemble, parent)))
+            self.db.save_trajectory(result.attach(self._member(parent)))
         if not all(self.db.has_trajectory(clone) for clone in clones):
             return False
         committed = [self.db.trajectory(clone) for clone in clones]
         if self._ranking is not None:
             for trajectory in committed:
-                self._ranking.update(trajectory.key.slot, trajectory.max_score)
-        if self._converged is not None:
-            replaced = sum(ensemble[clone.slot].converged for clone in clones)
-            self._converged += sum(t.converged for t in committed) - replaced
+                slot = trajectory.key.slot
+                self._ranking.update(slot, trajectory.max_score)
+                self._converged_count += trajectory.converged - self._converged[slot]
+                self._converged[slot] = trajectory.converged
         self.db.commit_clones(committed)
         self._report("iteration", self.db.iteration_count, self.db.iteration_count)
         return True
@@ -305,6 +304,24 @@ class _Run:
                 results.close()
 
     # ------------------------------------------------------------------ bookkeeping
+    def _summary(self) -> Ranking:
+        """The ranking of the committed ensemble (read member by member the first time)."""
+        if self._ranking is None:
+            maxima, self._converged = [], []
+            for slot in range(self.n):  # one member at a time: no states kept
+                member = self.db.member(slot)
+                maxima.append(member.max_score)
+                self._converged.append(member.converged)
+            self._ranking = Ranking(maxima)
+            self._converged_count = sum(self._converged)
+        return self._ranking
+
+    def _member(self, key: TrajectoryKey) -> Trajectory:
+        """The trajectory ``key`` of the ensemble, read from the store."""
+        member = self.db.member(key.slot)
+        assert member.key == key, (member.key, key)
+        return member
+
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
@@ -314,8 +331,10 @@ class _Run:
     def _report(self, phase: str, done: int, total: int) -> None:
         if self.progress is None:
             return
-        if self._converged is None and self.db.ensemble is not None:
-            self._converged = sum(t.converged for t in self.db.ensemble)  # once per run
+        converged = 0
+        if self.db.member_keys is not None:
+            self._summary()
+            converged = self._converged_count
         last = self.db.last_iteration
         self.progress(
             Progress(
@@ -326,14 +345,16 @@ class _Run:
                 iteration=self.db.iteration_count,
                 level=float("nan") if last is None else last.level,
                 weight=self.db.weight,
-                converged=self._converged or 0,
+                converged=converged,
             )
         )
 
     def _result(self, reason: StopReason, level: float | None = None) -> TAMSResult:
         iterations = self.db.iterations
-        ensemble = self.db.ensemble or []
-        converged = sum(t.converged for t in ensemble)
+        keys = self.db.member_keys or []
+        if keys:
+            self._summary()
+        converged = self._converged_count if keys else 0
         if reason is StopReason.WALLTIME:
             probability = std_error = low = high = float("nan")
         elif reason is StopReason.EXTINCTION:
@@ -341,7 +362,7 @@ class _Run:
         elif reason is StopReason.MONTECARLO:
             probability, std_error, low, high = wilson_interval(converged, self.n)
         else:
-            final = [(t.key, t.converged) for t in ensemble]
+            final = list(zip(keys, self._converged, strict=True))
             eve = ancestors(self.n, iterations)
             probability, std_error, low, high = genealogy_interval(self.db.weight, final, eve)
         steps = sum(self.db.trajectory(k).model_steps for k in self.db.stored_keys())
@@ -407,13 +428,6 @@ def _record_stop(database: Database, outcome: dict[str, Any]) -> None:
         database.store.flush()
     except Exception:  # never mask the stop; every write is atomic
         _logger.warning("could not record the stop in the database", exc_info=True)
-
-
-def _member(ensemble: Sequence[Trajectory], key: TrajectoryKey) -> Trajectory:
-    """The trajectory ``key`` of the ensemble (which is in slot order)."""
-    member = ensemble[key.slot]
-    assert member.key == key, (member.key, key)
-    return member
 
 
 def _clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> SegmentTask:
