@@ -10,6 +10,7 @@ import json
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -255,13 +256,18 @@ def test_every_state_on_disk_during_a_run_resumes_to_the_same_result(
     ).run()
     copies: list[Path] = []
     commit = _files.commit
+    one_at_a_time = threading.Lock()  # the store's writer thread and the worker both commit
 
     def copying_commit(tmp: Path, target: Path) -> None:
-        commit(tmp, target)
-        copy = tmp_path / f"state-{len(copies):03d}"
-        shutil.copytree(tmp_path / "run.tams", copy)
-        (copy / ".tams.nc.1-dead.tmp").write_bytes(b"\x89HDF half a file")
-        copies.append(copy)
+        with one_at_a_time:
+            commit(tmp, target)
+            copy = tmp_path / f"state-{len(copies):03d}"
+            # another thread's temporary file may vanish meanwhile: a stray one is added below
+            shutil.copytree(tmp_path / "run.tams", copy, ignore=shutil.ignore_patterns("*.tmp"))
+            (copy / ".tams.nc.1-dead.tmp").write_bytes(b"\x89HDF half a file")
+            if (copy / "trajectories").is_dir():  # a worker killed while writing its file
+                (copy / "trajectories" / ".000000-00009.nc.1-dead.tmp").write_bytes(b"\x89HDF")
+            copies.append(copy)
 
     monkeypatch.setattr(_files, "commit", copying_commit)
     assert TAMS(None, config).run() == plain

@@ -39,10 +39,13 @@ from pytams.core.segment import (
     RunContext,
     SegmentResult,
     SegmentTask,
+    clone_task,
     model_failure,
     replay,
     run_segment,
 )
+from pytams.core.store import StoredTrajectory
+from pytams.core.trajectory import Trajectory
 
 NOISE_BLOCK = 64
 
@@ -380,7 +383,36 @@ def units(
 
 
 def run_unit(context: RunContext, unit: Sequence[SegmentTask]) -> list[SegmentResult]:
-    """Run one unit of `units` (in a worker): a batch, or its single task."""
+    """Run one unit of `units` (in a worker): a batch, or its single task.
+
+    With ``context.files`` the worker reaches the database itself: it reads each clone's
+    parent, runs the unit, writes each whole trajectory and returns results that hold only a
+    `StoredTrajectory` (so no state travels back). Else the results hold the new snapshots.
+    """
+    files = context.files
+    if files is None:
+        return _run(context, unit)
+    parents = {t.key: files.read(t.parent) for t in unit if t.parent is not None}
+    sent = {t.key: t for t in unit}  # what the driver sent: no states
+    receipts = []
+    for result in _run(context, [_resolved(t, parents.get(t.key)) for t in unit]):
+        trajectory = result.attach(parents.get(result.task.key))
+        files.write(trajectory)
+        stored = StoredTrajectory.of(trajectory)
+        receipts.append(SegmentResult(task=sent[result.task.key], stored=stored))
+    return receipts
+
+
+def _run(context: RunContext, unit: Sequence[SegmentTask]) -> list[SegmentResult]:
     if is_batched(context):
         return run_batch(context, unit)
     return [run_segment(context, task) for task in unit]
+
+
+def _resolved(task: SegmentTask, parent: Trajectory | None) -> SegmentTask:
+    """``task``, completed from its parent if it names only the parent and the level."""
+    if task.resolved:
+        return task
+    assert parent is not None, task
+    assert task.level is not None, task
+    return clone_task(task.key, parent, task.level)

@@ -153,17 +153,17 @@ class Database:
         self.store.write_ensemble(self._keys)
         self._ensemble = None
 
-    def commit_clones(self, clones: Sequence[Trajectory]) -> None:
+    def commit_clones(self, clones: Sequence[TrajectoryKey]) -> None:
         """Put each clone (stored already) in its slot of the ensemble, and commit.
 
         O(k) Python work per iteration: the key list (and the ensemble, if read) is updated in
         place; the store receives the whole key list.
         """
         assert self._keys is not None
-        for clone in clones:
-            self._keys[clone.key.slot] = clone.key
+        for key in clones:
+            self._keys[key.slot] = key
             if self._ensemble is not None:
-                self._ensemble[clone.key.slot] = clone
+                self._ensemble[key.slot] = self.store.read_trajectory(key)
         self.store.write_ensemble(self._keys)
 
 

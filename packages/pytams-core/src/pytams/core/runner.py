@@ -5,17 +5,14 @@ Runners register in the entry-point group ``pytams.runners`` (see `pytams.core.p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from pytams.core.batch import is_batched, run_batch
+from pytams.core.batch import is_batched, run_unit
 from pytams.core.config import Config
 from pytams.core.retry import call_with_retries
-from pytams.core.segment import RunContext, SegmentResult, SegmentTask, run_segment
-
-T = TypeVar("T")
-R = TypeVar("R")
+from pytams.core.segment import RunContext, SegmentResult, SegmentTask
 
 
 @runtime_checkable
@@ -67,13 +64,12 @@ class SerialRunner:
     def run(self, context: RunContext, tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
         """See `Runner`. A batched model runs all the tasks as one batch."""
         if is_batched(context):
-            yield from self._with_retries(run_batch, context, list(tasks))
+            yield from self._with_retries(context, tuple(tasks), "batch")
             return
         for task in tasks:
-            yield self._with_retries(run_segment, context, task)
+            yield from self._with_retries(context, (task,), task.key)
 
     def _with_retries(
-        self, function: Callable[[RunContext, T], R], context: RunContext, work: T
-    ) -> R:
-        what = work.key if isinstance(work, SegmentTask) else "batch"
-        return call_with_retries(lambda: function(context, work), self.retries, what)
+        self, context: RunContext, unit: tuple[SegmentTask, ...], what: object
+    ) -> list[SegmentResult]:
+        return call_with_retries(lambda: run_unit(context, unit), self.retries, what)

@@ -2,7 +2,9 @@
 
 `run_segment` is the one place where models are stepped. A task carries only what it needs:
 the run context (model, settings, seed) and, for a clone, the parent's last stored state
-before the branching point and the noise to replay from there.
+before the branching point and the noise to replay from there; or, when the workers reach the
+database themselves (`RunContext.files`), only the parent's key and the iteration's level
+(`clone_task` then runs in the worker).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pytams.core.model import ForwardModel
 from pytams.core.noise import CounterStream, declared_shape
 from pytams.core.rng import COUNTER, GENERATOR, segment_generator, segment_model_id
 from pytams.core.snapshot import Snapshot
+from pytams.core.store import StoredTrajectory, TrajectoryFiles
 from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 from pytams.core.workspace import WORKDIR_DIR, workdir_name
 
@@ -37,6 +40,8 @@ class RunContext:
 
     ``run_dir`` is the database directory (absolute), or the temporary directory standing for
     it in an in-memory run: each segment's model works in ``run_dir/trajectories/<name>``.
+    ``files`` is how workers read and write the database's trajectories themselves (a store's
+    ``worker_files()``), None when the trajectories travel through the driver (`run_unit`).
     """
 
     model: ModelSpec
@@ -48,6 +53,7 @@ class RunContext:
     variant: str = "tams"
     run_dir: Path | None = None
     noise: str = GENERATOR
+    files: TrajectoryFiles | None = None
 
     def noise_stream(self, key: TrajectoryKey, model: ForwardModel[Any, Any]) -> Callable[[], Any]:
         """The fresh noise of the segment ``key``: each call returns the next step's noise.
@@ -99,6 +105,8 @@ class SegmentTask:
         start: That snapshot.
         replay: The noise of the steps from ``start_index`` to ``branch_index``.
         branch_score: The parent's score at ``branch_index`` (checks the replay).
+        level: For a clone whose worker reads the parent itself (`RunContext.files`): the
+            iteration's level; the four fields above are then filled in the worker.
     """
 
     key: TrajectoryKey
@@ -108,6 +116,28 @@ class SegmentTask:
     start: Snapshot[Any, Any] | None = None
     replay: tuple[Any, ...] = ()
     branch_score: float | None = None
+    level: float | None = None
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the task holds what `run_segment` needs (a clone: its starting state)."""
+        return self.parent is None or self.start is not None
+
+
+def clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> SegmentTask:
+    """The task of the clone ``key`` of ``parent`` at ``level``."""
+    branch = parent.first_above(level)
+    start = parent.last_stored_state(branch)
+    return SegmentTask(
+        key=key,
+        parent=parent.key,
+        branch_index=branch,
+        start_index=start,
+        start=parent.snapshot(start),
+        replay=tuple(parent.noises[start + 1 : branch + 1]),
+        branch_score=parent.scores[branch],
+        level=level,
+    )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -115,6 +145,8 @@ class SegmentResult:
     """The snapshots a task produced (after the branching point for a clone).
 
     Columns are lists (scalar path) or arrays with a leading snapshot axis (batched path).
+    When the worker stored the whole trajectory itself (`RunContext.files`), the columns are
+    empty and ``stored`` summarizes it.
     """
 
     task: SegmentTask
@@ -124,6 +156,7 @@ class SegmentResult:
     states: Any = field(default_factory=list)
     converged: bool = False
     model_steps: int = 0
+    stored: StoredTrajectory | None = None
 
     def attach(self, parent: Trajectory | None) -> Trajectory:
         """The whole trajectory: the parent's prefix (for a clone) followed by this segment."""
@@ -147,6 +180,12 @@ def run_segment(context: RunContext, task: SegmentTask) -> SegmentResult:
     Raises:
         ModelError: Naming the trajectory, the step and the model's original error.
     """
+    if not task.resolved:
+        msg = (
+            f"the clone {task.key} carries no starting state: run it through "
+            "pytams.core.run_unit, which reads its parent from the database"
+        )
+        raise ValueError(msg)
     settings = context.trajectory
     result = SegmentResult(task=task)
     try:

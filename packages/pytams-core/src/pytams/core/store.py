@@ -4,6 +4,10 @@ A `Store` persists what a `Database` needs to resume a run: metadata (config, se
 trajectories, the iteration table (a journal, appended before an iteration's clones run) and
 the ensemble membership (committed when an iteration's clones are all stored). Other stores
 (pytams-io's netCDF store) register in the entry-point group ``pytams.stores``.
+
+A store whose files the workers can reach may also offer ``worker_files()``, returning a
+`TrajectoryFiles`: then the workers read a clone's parent and write each finished trajectory
+themselves, and only a `StoredTrajectory` (key, maximum, convergence) travels to the driver.
 """
 
 from __future__ import annotations
@@ -39,6 +43,38 @@ class IterationRecord:
     def clones(self) -> tuple[TrajectoryKey, ...]:
         """Keys of the clones that replace the killed trajectories."""
         return tuple(key.next_generation() for key in self.killed)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTrajectory:
+    """What the driver learns of a trajectory a worker stored itself (no states)."""
+
+    key: TrajectoryKey
+    max_score: float
+    converged: bool
+    model_steps: int
+
+    @classmethod
+    def of(cls, trajectory: Trajectory) -> StoredTrajectory:
+        """The summary of ``trajectory``."""
+        return cls(
+            trajectory.key, trajectory.max_score, trajectory.converged, trajectory.model_steps
+        )
+
+
+@runtime_checkable
+class TrajectoryFiles(Protocol):
+    """A database's trajectories as a worker reaches them (pickled once per run to each worker).
+
+    Both methods run in workers, on the file system they share with the driver. ``write`` is
+    atomic: a worker killed while writing leaves no trajectory that a resume trusts.
+    """
+
+    def read(self, key: TrajectoryKey) -> Trajectory:
+        """Read the stored trajectory ``key``, bit for bit."""
+
+    def write(self, trajectory: Trajectory) -> None:
+        """Store a finished trajectory, durably, before returning."""
 
 
 @runtime_checkable

@@ -32,10 +32,10 @@ from pytams.core.plugins import make_runner, make_store
 from pytams.core.result import TAMSResult
 from pytams.core.rng import new_seed, selection_generator
 from pytams.core.runner import Runner
-from pytams.core.segment import RunContext, SegmentTask
+from pytams.core.segment import RunContext, SegmentResult, SegmentTask, clone_task
 from pytams.core.selection import Ranking, select
 from pytams.core.stop import StopReason, stop_before_iteration
-from pytams.core.store import IterationRecord, Store
+from pytams.core.store import IterationRecord, Store, StoredTrajectory, TrajectoryFiles
 from pytams.core.trajectory import Trajectory, TrajectoryKey
 from pytams.core.workspace import ScratchDirectory, run_directory
 
@@ -188,6 +188,7 @@ class _Run:
             variant=config.tams.variant,
             run_dir=run_dir,
             noise=stored_scheme(self.db.metadata),  # resumed: the scheme the run was made with
+            files=worker_files(self.db.store),  # workers store trajectories themselves
         )
 
     def _open(self, seed: int, model: ModelSpec) -> int:
@@ -255,39 +256,56 @@ class _Run:
             if not self.db.has_trajectory(TrajectoryKey(slot))
         ]
         finished = self.n - len(tasks)
+        stored = {}
         for result in self._execute(tasks):
-            self.db.save_trajectory(result.attach(None))
+            stored[result.task.key.slot] = self._keep(result)
             finished += 1
             self._report("initial", finished, self.n)
         if finished < self.n:
             return False
         self.db.commit_ensemble([TrajectoryKey(s) for s in range(self.n)])
+        if len(stored) == self.n:  # all run here: the ranking needs no reading back
+            self._rank([stored[slot] for slot in range(self.n)])
         return True
 
     def _run_clones(self, record: IterationRecord) -> bool:
         """Run the missing clones of ``record`` and commit them; False at the walltime."""
         clones = record.clones
         tasks = [
-            _clone_task(clone, self._member(parent), record.level)
+            self._clone_task(clone, parent, record.level)
             for clone, parent in zip(clones, record.parents, strict=False)
             if not self.db.has_trajectory(clone)
         ]
+        stored = {}
         for result in self._execute(tasks):
-            parent = result.task.parent
-            assert parent is not None
-            self.db.save_trajectory(result.attach(self._member(parent)))
+            stored[result.task.key] = self._keep(result)
         if not all(self.db.has_trajectory(clone) for clone in clones):
             return False
-        committed = [self.db.trajectory(clone) for clone in clones]
         if self._ranking is not None:
-            for trajectory in committed:
-                slot = trajectory.key.slot
-                self._ranking.update(slot, trajectory.max_score)
-                self._converged_count += trajectory.converged - self._converged[slot]
-                self._converged[slot] = trajectory.converged
-        self.db.commit_clones(committed)
+            for clone in clones:  # stored by an earlier, interrupted run if not by this one
+                summary = stored.get(clone) or StoredTrajectory.of(self.db.trajectory(clone))
+                slot = clone.slot
+                self._ranking.update(slot, summary.max_score)
+                self._converged_count += summary.converged - self._converged[slot]
+                self._converged[slot] = summary.converged
+        self.db.commit_clones(clones)
         self._report("iteration", self.db.iteration_count, self.db.iteration_count)
         return True
+
+    def _clone_task(self, key: TrajectoryKey, parent: TrajectoryKey, level: float) -> SegmentTask:
+        """The task of a clone: whole, or only its parent and level when workers read it."""
+        if self.context.files is not None:
+            return SegmentTask(key=key, parent=parent, level=level)
+        return clone_task(key, self._member(parent), level)
+
+    def _keep(self, result: SegmentResult) -> StoredTrajectory:
+        """Store a finished task's trajectory (unless its worker did) and summarize it."""
+        if result.stored is not None:
+            return result.stored
+        parent = result.task.parent
+        trajectory = result.attach(None if parent is None else self._member(parent))
+        self.db.save_trajectory(trajectory)
+        return StoredTrajectory.of(trajectory)
 
     def _execute(self, tasks: Sequence[SegmentTask]) -> Any:
         """Yield task results until done or out of time (closing the runner's iterator)."""
@@ -306,21 +324,29 @@ class _Run:
     # ------------------------------------------------------------------ bookkeeping
     def _summary(self) -> Ranking:
         """The ranking of the committed ensemble (read member by member the first time)."""
-        if self._ranking is None:
-            maxima, self._converged = [], []
-            for slot in range(self.n):  # one member at a time: no states kept
-                member = self.db.member(slot)
-                maxima.append(member.max_score)
-                self._converged.append(member.converged)
-            self._ranking = Ranking(maxima)
-            self._converged_count = sum(self._converged)
+        if self._ranking is None:  # one member at a time: no states kept
+            self._rank([StoredTrajectory.of(self.db.member(slot)) for slot in range(self.n)])
+        assert self._ranking is not None
         return self._ranking
+
+    def _rank(self, members: Sequence[StoredTrajectory]) -> None:
+        """Start the ranking and the convergence flags from the ensemble's summaries."""
+        self._ranking = Ranking([member.max_score for member in members])
+        self._converged = [member.converged for member in members]
+        self._converged_count = sum(self._converged)
 
     def _member(self, key: TrajectoryKey) -> Trajectory:
         """The trajectory ``key`` of the ensemble, read from the store."""
         member = self.db.member(key.slot)
         assert member.key == key, (member.key, key)
         return member
+
+    def _model_steps(self, key: TrajectoryKey) -> int:
+        """The model steps of a stored trajectory (without its states, if the store can)."""
+        read_steps = getattr(self.db.store, "model_steps", None)  # NetCDFStore's
+        if callable(read_steps):
+            return int(read_steps(key))
+        return self.db.trajectory(key).model_steps
 
     def _out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
@@ -365,7 +391,7 @@ class _Run:
             final = list(zip(keys, self._converged, strict=True))
             eve = ancestors(self.n, iterations)
             probability, std_error, low, high = genealogy_interval(self.db.weight, final, eve)
-        steps = sum(self.db.trajectory(k).model_steps for k in self.db.stored_keys())
+        steps = sum(map(self._model_steps, self.db.stored_keys()))
         levels = tuple(r.level for r in iterations)
         if level is not None:
             levels += (level,)
@@ -430,16 +456,7 @@ def _record_stop(database: Database, outcome: dict[str, Any]) -> None:
         _logger.warning("could not record the stop in the database", exc_info=True)
 
 
-def _clone_task(key: TrajectoryKey, parent: Trajectory, level: float) -> SegmentTask:
-    """The task of the clone ``key`` of ``parent`` at ``level``."""
-    branch = parent.first_above(level)
-    start = parent.last_stored_state(branch)
-    return SegmentTask(
-        key=key,
-        parent=parent.key,
-        branch_index=branch,
-        start_index=start,
-        start=parent.snapshot(start),
-        replay=tuple(parent.noises[start + 1 : branch + 1]),
-        branch_score=parent.scores[branch],
-    )
+def worker_files(store: Store) -> TrajectoryFiles | None:
+    """How workers reach the store's trajectories, if it offers it (`pytams.core.store`)."""
+    offer = getattr(store, "worker_files", None)
+    return offer() if callable(offer) else None

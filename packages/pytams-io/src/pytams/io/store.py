@@ -27,12 +27,9 @@ from pytams.io._iterations import IterationTable
 from pytams.io._layout import FILE_FORMAT_VERSION, MAIN_FILE, TRAJECTORY_DIR, Layout
 from pytams.io._main_file import MAIN_FORMAT, MainFile, now, package_versions
 from pytams.io._metadata import from_json, to_json
-from pytams.io._trajectory_file import (
-    fill_trajectory_file,
-    read_trajectory_file,
-    trajectory_format,
-)
+from pytams.io._trajectory_file import fill_trajectory_file, trajectory_format
 from pytams.io._trust import UntrustedPickleError
+from pytams.io._worker_files import WorkerFiles, read_key_file
 
 __all__ = [
     "CACHE_BYTES",
@@ -169,17 +166,20 @@ class NetCDFStore:
         if key in self._written:
             self._writer.flush()
         path = self.trajectory_file(key)
-        fix = self._fix_for(key)
-        try:
-            with open_for_reading(path, f"the file of trajectory {key}", fix) as ds:
-                trajectory = read_trajectory_file(ds, self._roots, allow_pickle=self.allow_pickle)
-        except UntrustedPickleError as exc:
-            raise UntrustedPickleError(f"{path}: {exc}") from None
-        if trajectory.key != key:
-            msg = f"{path}: holds trajectory {trajectory.key}, not {key}; {fix}"
-            raise DatabaseCorruptError(msg)
+        trajectory = read_key_file(path, key, self._roots, self.allow_pickle, self._fix_for(key))
         self._cache.add(trajectory)
         return trajectory
+
+    def worker_files(self) -> WorkerFiles:
+        """How workers store trajectories themselves (see `pytams.core.store.TrajectoryFiles`).
+
+        The run's driver calls it once the metadata is written; it makes the trajectory
+        directory, whose presence tells a worker that it shares the driver's file system.
+        """
+        self._writable()
+        self._writer.flush()  # the files this store wrote are on disk for the workers
+        self._layout.make_trajectory_dir()
+        return WorkerFiles(self.path.absolute(), self._time_units, self.allow_pickle)
 
     def trajectory_keys(self) -> list[TrajectoryKey]:
         """See `pytams.core.Store`."""

@@ -1,0 +1,128 @@
+"""Workers store their own trajectory files; only summaries travel to the driver (issue 14).
+
+With a store that offers ``worker_files`` (the netCDF store), a clone's task names only its
+parent and the level, the worker reads the parent from the database and writes the whole
+trajectory, and the driver receives a `StoredTrajectory`: the same result as a run whose
+trajectories travel through the driver, on every runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pytest
+
+from pytams.core import TAMS, MemoryStore, RunContext, SegmentResult, SegmentTask, SerialRunner
+from pytams.core.errors import StorageError
+from pytams.core.trajectory import Trajectory, TrajectoryKey
+from pytams.io import NetCDFStore, open_database
+from pytams.io._worker_files import WorkerFiles
+from pytams.runners import AsyncioRunner, DaskRunner
+from tests.io.ou import HERE, ou_config
+
+DYING = f"{HERE / 'dying_writer.py'}:OrnsteinUhlenbeck"
+
+
+class Recording:
+    """A runner that records what crosses between the driver and another runner."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.contexts: list[RunContext] = []
+        self.sent: list[SegmentTask] = []
+        self.received: list[SegmentResult] = []
+
+    def __enter__(self) -> Recording:
+        self.inner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.inner.__exit__(exc_type, exc, traceback)
+
+    def run(self, context: RunContext, tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
+        self.contexts.append(context)
+        self.sent.extend(tasks)
+        results = self.inner.run(context, tasks)
+        try:
+            for result in results:
+                self.received.append(result)
+                yield result
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+
+
+def small(path: Path | None, **extra: Any) -> dict[str, Any]:
+    config = ou_config(path, ntrajectories=12, max_iterations=25)
+    config["tams"]["kills_per_iteration"] = 2
+    return {**config, **extra}
+
+
+@pytest.fixture(scope="module")
+def in_memory() -> Any:
+    """The reference: trajectories travel through the driver into a memory store."""
+    return TAMS(None, small(None), store=MemoryStore()).run()
+
+
+@pytest.mark.parametrize("kind", ["serial", "asyncio", "dask"])
+def test_workers_store_trajectories_and_the_driver_receives_no_states(
+    tmp_path: Path, kind: str, in_memory: Any
+) -> None:
+    runner = {
+        "serial": lambda: SerialRunner(),
+        "asyncio": lambda: AsyncioRunner(workers=2),
+        "dask": lambda: DaskRunner(workers=2),
+    }[kind]()
+    recording = Recording(runner)
+    result = TAMS(None, small(tmp_path / "run.tams"), runner=recording).run()
+    assert result == in_memory
+    assert result.iterations >= 10
+    assert all(isinstance(c.files, WorkerFiles) for c in recording.contexts)
+    clones = [task for task in recording.sent if task.parent is not None]
+    assert len(clones) == result.kills >= 2 * result.iterations
+    assert all(task.start is None and task.replay == () for task in clones)  # keys only
+    assert len(recording.received) == 12 + len(clones)
+    for received in recording.received:
+        assert received.stored is not None
+        assert received.stored.key == received.task.key
+        assert received.task.start is None
+        assert received.states == received.scores == received.times == []
+    # the files the workers wrote are the database, whole: every trajectory, bit for bit
+    db = open_database(tmp_path / "run.tams")
+    reference = in_memory.database
+    assert db.stored_keys() == reference.stored_keys()
+    for key in reference.stored_keys():
+        assert db.trajectory(key) == reference.trajectory(key)
+
+
+def test_a_worker_killed_while_writing_its_file_leaves_nothing_a_resume_trusts(
+    tmp_path: Path, in_memory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "kill-the-next-writer"
+    marker.touch()
+    monkeypatch.setenv("PYTAMS_TEST_KILL_MARKER", str(marker))
+    config = small(tmp_path / "run.tams", runner={"type": "asyncio", "workers": 2, "retries": 2})
+    result = TAMS(DYING, config).run()
+    assert not marker.exists()  # a worker took the marker and died writing a file
+    stray = list((tmp_path / "run.tams" / "trajectories").glob(".*.tmp"))
+    assert len(stray) == 1  # its half-written file, never renamed: no trajectory of the run
+    assert result == in_memory  # the task ran again, on a new worker
+    NetCDFStore(tmp_path / "run.tams")  # a writer's opening deletes the dead worker's file
+    assert not stray[0].exists()
+
+
+def test_a_worker_that_does_not_see_the_database_says_so(tmp_path: Path) -> None:
+    files = WorkerFiles(tmp_path / "elsewhere.tams", "1")
+    with pytest.raises(StorageError, match=r"does not see the database directory .*share"):
+        files.write(Trajectory(key=TrajectoryKey(0)))
+    with pytest.raises(StorageError, match="file system that the driver and every worker"):
+        files.read(TrajectoryKey(0))
