@@ -61,7 +61,7 @@ maximum, converged = {}, {}
 for file in sorted((path / "trajectories").glob("*.nc")):
     with xr.open_dataset(file, decode_times=False) as trajectory:
         slot, generation = map(int, trajectory.attrs["pytams_key"].split("-"))
-        maximum[(slot, generation)] = float(trajectory["score"].max())
+        maximum[(slot, generation)] = float(trajectory.attrs["pytams_max_score"])
         converged[(slot, generation)] = bool(trajectory.attrs["pytams_converged"])
 keys = sorted(weight)
 w = np.array([weight[k] for k in keys])

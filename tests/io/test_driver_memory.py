@@ -31,7 +31,7 @@ CACHE_BYTES = 32 * 2**20
 def config(runner: dict[str, Any], size: int) -> dict[str, Any]:
     return {
         "model": {"size": size},
-        "tams": {"ntrajectories": 16, "kills_per_iteration": 2, "seed": 3, "max_iterations": 30},
+        "tams": {"ntrajectories": 16, "kills_per_iteration": 2, "seed": 3, "max_iterations": 50},
         "trajectory": {
             "end_time": 1.0,
             "step_size": 0.1,

@@ -240,15 +240,20 @@ def snapshot(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
+@pytest.mark.parametrize("compact_every", [100, 2])
 def test_every_state_on_disk_during_a_run_resumes_to_the_same_result(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_every: int
 ) -> None:
     """Exhaustive: copy the database after every file commit; resume each copy.
 
     A kill at any instant leaves one of these states (plus at most a stray temporary file,
-    added to every copy here), so this covers every instant of a small run.
+    added to every copy here), so this covers every instant of a small run: its journal files
+    (`pytams.io._journal`), and with ``compact_every`` = 2 its compactions of ``tams.nc``
+    (a copy right after a compaction holds the journal files it replaces).
     """
-    from pytams.io import _files
+    from pytams.io import _files, _journal
+
+    monkeypatch.setattr(_journal, "_MIN_BETWEEN_COMPACTIONS", compact_every)
 
     config = ou_config(tmp_path / "run.tams", ntrajectories=6, max_iterations=6)
     plain = TAMS(

@@ -168,7 +168,7 @@ def test_a_database_is_a_directory_of_netcdf_files(tmp_path: Path) -> None:
         assert ds.pytams_model == "m:M"
         assert ds.pytams_seed == "3"
         assert "pytams-io" in ds.pytams_versions
-        assert int(ds.pytams_format_version) == 1
+        assert int(ds.pytams_format_version) == 2
 
 
 def test_numeric_trajectories_are_cdf5_files_and_text_ones_netcdf4(tmp_path: Path) -> None:
@@ -461,3 +461,22 @@ def test_a_second_process_cannot_write_a_database_being_written(tmp_path: Path) 
     store.append_iteration(record(0, [], []))
     assert reopen(store).read_iterations() == [record(0, [], [])]
     assert sorted(p.name for p in path.iterdir()) == [".pytams.lock", "tams.nc"]
+
+
+def test_a_database_of_format_version_1_is_read(tmp_path: Path) -> None:
+    """Before version 2 every trajectory file was whole and had no pytams_shared_prefix."""
+    import netCDF4
+
+    store = NetCDFStore(tmp_path / "run.tams")
+    store.write_metadata({"seed": 3})
+    clone = trajectory(K(5, 2), parent=K(1, 1), branch_index=1)
+    store.write_trajectory(clone)
+    store.write_ensemble([K(5, 2)])
+    store.flush()
+    with netCDF4.Dataset(store.trajectory_file(K(5, 2)), "a") as ds:
+        ds.delncattr("pytams_shared_prefix")
+        ds.delncattr("pytams_max_score")
+        ds.pytams_format_version = np.int32(1)
+    with netCDF4.Dataset(tmp_path / "run.tams" / "tams.nc", "a") as ds:
+        ds.pytams_format_version = np.int32(1)
+    assert NetCDFStore(tmp_path / "run.tams", read_only=True).read_trajectory(K(5, 2)) == clone

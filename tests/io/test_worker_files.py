@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import netCDF4
 import pytest
 
 from pytams.core import TAMS, MemoryStore, RunContext, SegmentResult, SegmentTask, SerialRunner
@@ -102,6 +103,26 @@ def test_workers_store_trajectories_and_the_driver_receives_no_states(
     assert db.stored_keys() == reference.stored_keys()
     for key in reference.stored_keys():
         assert db.trajectory(key) == reference.trajectory(key)
+    assert stored_snapshots(tmp_path / "run.tams") == computed_snapshots(reference)
+
+
+def stored_snapshots(path: Path) -> dict[TrajectoryKey, int]:
+    """The snapshots each trajectory file holds."""
+    held = {}
+    for file in (path / "trajectories").glob("*.nc"):
+        with netCDF4.Dataset(file) as ds:
+            held[TrajectoryKey.parse(ds.pytams_key)] = len(ds.dimensions["time"])
+    return held
+
+
+def computed_snapshots(database: Any) -> dict[TrajectoryKey, int]:
+    """The snapshots each trajectory computed: a clone's after its branching point."""
+    computed = {}
+    for key in database.stored_keys():
+        trajectory = database.trajectory(key)
+        shared = 0 if trajectory.parent is None else trajectory.branch_index + 1
+        computed[key] = max(len(trajectory) - shared, 1)  # a clone born converged keeps one
+    return computed
 
 
 def test_a_worker_killed_while_writing_its_file_leaves_nothing_a_resume_trusts(

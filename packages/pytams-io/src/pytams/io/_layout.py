@@ -3,6 +3,7 @@
 Layout of a database directory::
 
     tams.nc                      run metadata, iteration table and ensemble membership
+    journal/<index>.nc           an iteration since tams.nc was last rewritten
     trajectories/<key>.nc        one finished trajectory: time, score, noise, state
     trajectories/trajSSSSSS_GGGG the working directory of a segment (its model's files)
     .pytams.lock                 the writer lock
@@ -21,12 +22,17 @@ from pytams.core.trajectory import TrajectoryKey
 from pytams.core.workspace import WORKDIR_PATTERN
 from pytams.io._files import LOCK_FILE, is_stale_temp, is_temp, lock_database, sync_dir
 
-#: Version of the files' layout this package reads and writes (attribute
-#: ``pytams_format_version`` of every file), not the version of the run's metadata.
-FILE_FORMAT_VERSION = 1
+#: Version of the files' layout this package writes (attribute ``pytams_format_version`` of
+#: every file), not the version of the run's metadata: 2 since a clone's file may hold only its
+#: own snapshots (``pytams_shared_prefix``); 1 when every trajectory file was whole.
+FILE_FORMAT_VERSION = 2
+#: The versions this package reads.
+READABLE_VERSIONS = (1, 2)
 MAIN_FILE = "tams.nc"
 TRAJECTORY_DIR = "trajectories"
+JOURNAL_DIR = "journal"
 _KEY_FILE = re.compile(r"^(\d+)-(\d+)\.nc$")
+_JOURNAL_FILE = re.compile(r"^\d{9}\.nc$")
 
 
 class Layout:
@@ -40,6 +46,8 @@ class Layout:
         self.path = path
         self.main_file = path / MAIN_FILE
         self.trajectory_dir = path / TRAJECTORY_DIR
+        self.journal_dir = path / JOURNAL_DIR
+        self._journal_dir_made = False
         self._locked = False  # the writer lock is held and the directory exists
         self._trajectory_dir_made = False
 
@@ -75,6 +83,13 @@ class Layout:
             sync_dir(self.path)
             self._trajectory_dir_made = True
 
+    def make_journal_dir(self) -> None:
+        """Create the directory of the journal files (once)."""
+        if not self._journal_dir_made:
+            self.journal_dir.mkdir(parents=True, exist_ok=True)
+            sync_dir(self.path)
+            self._journal_dir_made = True
+
     def check(self, *, read_only: bool) -> None:
         """Refuse a location that is not a database directory (nor one to be).
 
@@ -90,7 +105,7 @@ class Layout:
         foreign = [
             p.name
             for p in self.path.iterdir()
-            if not (p.name == TRAJECTORY_DIR and p.is_dir())
+            if not (p.name in (TRAJECTORY_DIR, JOURNAL_DIR) and p.is_dir())
             and not is_temp(p)
             and p.name != LOCK_FILE
         ]
@@ -119,7 +134,7 @@ class Layout:
 
     def remove_stale_temporaries(self) -> None:
         """Delete the temporary files of killed writers (never a database file)."""
-        for directory in (self.path, self.trajectory_dir):
+        for directory in (self.path, self.trajectory_dir, self.journal_dir):
             if directory.is_dir():
                 for entry in directory.iterdir():
                     if is_stale_temp(entry) and entry.is_file():
@@ -131,13 +146,15 @@ class Layout:
 
         Files that are not the database's are left alone.
         """
-        for directory in (self.trajectory_dir, self.path):
+        for directory in (self.trajectory_dir, self.journal_dir, self.path):
             if not directory.is_dir():
                 continue
             for entry in list(directory.iterdir()):
                 ours = (
-                    directory == self.trajectory_dir and _KEY_FILE.match(entry.name)
-                ) or is_temp(entry)
+                    (directory == self.trajectory_dir and _KEY_FILE.match(entry.name))
+                    or (directory == self.journal_dir and _JOURNAL_FILE.match(entry.name))
+                    or is_temp(entry)
+                )
                 if ours and entry.is_file():
                     entry.unlink()
                 elif directory == self.trajectory_dir and WORKDIR_PATTERN.match(entry.name):

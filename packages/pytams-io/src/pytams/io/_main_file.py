@@ -30,7 +30,7 @@ from pytams.io._attributes import run_attributes
 from pytams.io._columns import write_data
 from pytams.io._files import open_for_reading
 from pytams.io._iterations import IterationTable, define_iterations, read_iterations
-from pytams.io._layout import FILE_FORMAT_VERSION
+from pytams.io._layout import FILE_FORMAT_VERSION, READABLE_VERSIONS
 from pytams.io._metadata import from_json
 from pytams.io._sentinel import check_end, define_end
 
@@ -113,11 +113,12 @@ class MainFile:
                 )
                 raise StorageError(msg)
             found = int(ds.pytams_format_version)
-            if found != FILE_FORMAT_VERSION:
+            if found not in READABLE_VERSIONS:
                 newer = "a newer" if found > FILE_FORMAT_VERSION else "an older"
+                readable = " and ".join(map(str, READABLE_VERSIONS))
                 msg = (
                     f"{path} has database format version {found}, and this "
-                    f"pytams-io reads version {FILE_FORMAT_VERSION}: it was written by {newer} "
+                    f"pytams-io reads versions {readable}: it was written by {newer} "
                     "pytams-io; install a pytams-io that reads that format (see its "
                     "pytams_versions attribute), or start a new database"
                 )

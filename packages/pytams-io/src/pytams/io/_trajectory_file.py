@@ -10,7 +10,7 @@ from pytams.core.trajectory import Trajectory, TrajectoryKey
 from pytams.io import _cdf5 as cdf5
 from pytams.io._attributes import time_attributes
 from pytams.io._columns import PathRoots, Writes, define_column, holds_text, read_column, write_data
-from pytams.io._layout import FILE_FORMAT_VERSION
+from pytams.io._layout import FILE_FORMAT_VERSION, READABLE_VERSIONS
 from pytams.io._sentinel import check_end
 from pytams.io._sentinel import define_end as _define_end  # a module attribute tests replace
 
@@ -26,14 +26,30 @@ def trajectory_format(trajectory: Trajectory) -> str:
     return TEXT_FORMAT if text else FAST_FORMAT
 
 
+def shared_prefix(trajectory: Trajectory) -> int:
+    """How many leading snapshots a clone's file leaves to its parent's file.
+
+    A clone is its parent's snapshots 0..branch_index followed by its own; its file holds its
+    own snapshots, and the branching snapshot too when it has no other (a clone that starts
+    converged), so that no file is empty.
+    """
+    if trajectory.parent is None or trajectory.branch_index is None:
+        return 0
+    return min(trajectory.branch_index + 1, len(trajectory) - 1)
+
+
 def fill_trajectory_file(
-    ds: Any, trajectory: Trajectory, roots: PathRoots, time_units: str = "1"
+    ds: Any, trajectory: Trajectory, roots: PathRoots, time_units: str = "1", *, shared: int = 0
 ) -> None:
     """Define and write a trajectory in a new dataset (netCDF4 or `pytams.io._cdf5`).
 
     ``time_units`` are the units of model time (``[model] time_units``; see
-    `pytams.io._attributes.time_attributes`).
+    `pytams.io._attributes.time_attributes`). ``shared`` leading snapshots are left out: the
+    parent's file holds them (`shared_prefix`; attribute ``pytams_shared_prefix``).
     """
+    maximum = trajectory.max_score  # of the whole trajectory: the algorithm's Q
+    if shared:
+        trajectory = own_part(trajectory, shared)
     n = len(trajectory)
     ds.setncatts(
         {
@@ -49,6 +65,8 @@ def fill_trajectory_file(
             ),
             "pytams_converged": np.int8(trajectory.converged),
             "pytams_model_steps": np.int64(trajectory.model_steps),
+            "pytams_shared_prefix": np.int64(shared),
+            "pytams_max_score": np.float64(maximum),
         }
     )
     ds.createDimension("time", n)
@@ -70,8 +88,29 @@ def fill_trajectory_file(
     write_data(writes)
 
 
-def read_trajectory_file(ds: Any, roots: PathRoots, *, allow_pickle: bool = False) -> Trajectory:
-    """The trajectory in an open file (its pickled columns only with ``allow_pickle``).
+def own_part(trajectory: Trajectory, shared: int) -> Trajectory:
+    """``trajectory`` without its first ``shared`` snapshots (what its file holds)."""
+    return Trajectory(
+        key=trajectory.key,
+        parent=trajectory.parent,
+        branch_index=trajectory.branch_index,
+        times=trajectory.times[shared:],
+        scores=trajectory.scores[shared:],
+        noises=trajectory.noises[shared:],
+        states=trajectory.states[shared:],
+        converged=trajectory.converged,
+        model_steps=trajectory.model_steps,
+    )
+
+
+def read_trajectory_file(
+    ds: Any, roots: PathRoots, *, allow_pickle: bool = False
+) -> tuple[Trajectory, int]:
+    """The snapshots in an open file and how many leading ones its parent's file holds.
+
+    The whole trajectory is the parent's first ``shared`` snapshots followed by these
+    (`pytams.io._worker_files.assemble`); ``shared`` is 0 for a whole file. Pickled columns
+    are read only with ``allow_pickle``.
 
     Raises:
         UntrustedPickleError: When a column holds pickles and ``allow_pickle`` is false.
@@ -84,9 +123,16 @@ def read_trajectory_file(ds: Any, roots: PathRoots, *, allow_pickle: bool = Fals
     if len(times) != n or len(scores) != n:
         msg = f"time and score hold {len(times)} and {len(scores)} values for {n} snapshots"
         raise ValueError(msg)
+    if int(ds.pytams_format_version) not in READABLE_VERSIONS:
+        msg = (
+            f"format version {int(ds.pytams_format_version)}, written by a newer pytams-io; "
+            "install a pytams-io that reads it"
+        )
+        raise ValueError(msg)
     parent = str(ds.pytams_parent)
     branch = int(ds.pytams_branch_index)
-    return Trajectory(
+    shared = int(ds.pytams_shared_prefix) if "pytams_shared_prefix" in ds.ncattrs() else 0
+    part = Trajectory(
         key=TrajectoryKey.parse(str(ds.pytams_key)),
         parent=TrajectoryKey.parse(parent) if parent else None,
         branch_index=None if branch < 0 else branch,
@@ -97,3 +143,4 @@ def read_trajectory_file(ds: Any, roots: PathRoots, *, allow_pickle: bool = Fals
         converged=bool(ds.pytams_converged),
         model_steps=int(ds.pytams_model_steps),
     )
+    return part, shared

@@ -11,18 +11,21 @@ temporary file, which no reader trusts and the next writer's opening deletes.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytams.core.errors import DatabaseCorruptError, StorageError
-from pytams.core.trajectory import Trajectory, TrajectoryKey
+from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 from pytams.io import _files
 from pytams.io._columns import PathRoots
 from pytams.io._files import open_for_reading
 from pytams.io._layout import Layout
 from pytams.io._trajectory_file import (
     fill_trajectory_file,
+    own_part,
     read_trajectory_file,
+    shared_prefix,
     trajectory_format,
 )
 from pytams.io._trust import UntrustedPickleError
@@ -49,26 +52,33 @@ class WorkerFiles:
             StorageError: When this worker does not see the database directory.
             DatabaseCorruptError: When the file is missing or damaged (naming it).
         """
-        layout = self._layout()
+        layout, roots = self._layout(), self._roots()
         fix = (
             f"restore {self.path} from a backup, or move that directory away (pytams never "
             "deletes a damaged database) and start the run again"
         )
-        path = layout.trajectory_file(key)
-        return read_key_file(path, key, self._roots(), self.allow_pickle, fix)
+
+        def read_part(part_key: TrajectoryKey) -> tuple[Trajectory, int]:
+            path = layout.trajectory_file(part_key)
+            return read_key_file(path, part_key, roots, self.allow_pickle, fix)
+
+        return assemble(key, read_part)
 
     def write(self, trajectory: Trajectory) -> None:
         """See `pytams.core.store.TrajectoryFiles`: durable when it returns.
+
+        A clone's file holds its own snapshots only (`shared_prefix`): the rest is its parent's,
+        read from the parent's file.
 
         Raises:
             StorageError: When this worker does not see the database directory.
         """
         target = self._layout().trajectory_file(trajectory.key)
-        roots, units = self._roots(), self.time_units
+        roots, units, shared = self._roots(), self.time_units, shared_prefix(trajectory)
         tmp = _files.write_temporary(  # the module's, as for commit
             target,
-            lambda ds: fill_trajectory_file(ds, trajectory, roots, units),
-            trajectory_format(trajectory),
+            lambda ds: fill_trajectory_file(ds, trajectory, roots, units, shared=shared),
+            trajectory_format(own_part(trajectory, shared)),
         )
         _files.commit(tmp, target)  # the module's: crash tests watch every commit
 
@@ -91,8 +101,10 @@ class WorkerFiles:
 
 def read_key_file(
     path: Path, key: TrajectoryKey, roots: PathRoots, allow_pickle: bool, fix: str
-) -> Trajectory:
-    """Read the trajectory ``key`` from its file ``path``, checking that it holds that key.
+) -> tuple[Trajectory, int]:
+    """The snapshots in the file ``path`` of trajectory ``key`` and how many its parent holds.
+
+    See `pytams.io._trajectory_file.read_trajectory_file`.
 
     Raises:
         DatabaseCorruptError: When the file is missing, damaged or holds another trajectory.
@@ -100,10 +112,61 @@ def read_key_file(
     """
     try:
         with open_for_reading(path, f"the file of trajectory {key}", fix) as ds:
-            trajectory = read_trajectory_file(ds, roots, allow_pickle=allow_pickle)
+            part, shared = read_trajectory_file(ds, roots, allow_pickle=allow_pickle)
     except UntrustedPickleError as exc:
         raise UntrustedPickleError(f"{path}: {exc}") from None
-    if trajectory.key != key:
-        msg = f"{path}: holds trajectory {trajectory.key}, not {key}; {fix}"
+    if part.key != key:
+        msg = f"{path}: holds trajectory {part.key}, not {key}; {fix}"
         raise DatabaseCorruptError(msg)
-    return trajectory
+    if shared and part.parent is None:
+        msg = f"{path}: leaves {shared} snapshots to a parent it does not name; {fix}"
+        raise DatabaseCorruptError(msg)
+    return part, shared
+
+
+def assemble(
+    key: TrajectoryKey,
+    read_part: Callable[[TrajectoryKey], tuple[Trajectory, int]],
+    known: Callable[[TrajectoryKey], Trajectory | None] = lambda key: None,
+    keep: Callable[[Trajectory], None] = lambda trajectory: None,
+) -> Trajectory:
+    """The whole trajectory ``key``: its file's snapshots after its ancestors' shared prefix.
+
+    Follows the parents (``read_part``) until a whole file or a trajectory already ``known``
+    (a cache), then joins from the oldest down, handing each whole ancestor to ``keep``.
+
+    Raises:
+        DatabaseCorruptError: When a parent is shorter than the prefix its clone shares.
+    """
+    chain: list[tuple[Trajectory, int]] = []
+    whole = known(key)
+    while whole is None:
+        part, shared = read_part(key)
+        if not shared:
+            whole = part
+            break
+        chain.append((part, shared))
+        assert part.parent is not None  # read_key_file checks it
+        key = part.parent
+        whole = known(key)
+    for part, shared in reversed(chain):
+        keep(whole)
+        if len(whole) < shared:
+            msg = (
+                f"trajectory {part.key} shares {shared} snapshots with its parent {whole.key}, "
+                f"which has {len(whole)}: the database is damaged; restore it from a backup"
+            )
+            raise DatabaseCorruptError(msg)
+        prefix = whole.clone_prefix(part.key, shared - 1)
+        whole = Trajectory(
+            key=part.key,
+            parent=part.parent,
+            branch_index=part.branch_index,
+            times=join(prefix.times, part.times),
+            scores=join(prefix.scores, part.scores),
+            noises=join(prefix.noises, part.noises),
+            states=join(prefix.states, part.states),
+            converged=part.converged,
+            model_steps=part.model_steps,
+        )
+    return whole

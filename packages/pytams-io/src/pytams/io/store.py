@@ -1,11 +1,13 @@
 """`NetCDFStore`: a run's database as a directory of netCDF files, crash-safe at any instant.
 
 ``tams.nc`` holds the run's metadata, iteration table and ensemble (`pytams.io._main_file`),
-``trajectories/<key>.nc`` one trajectory each (`pytams.io._trajectory_file`; the directory:
-`pytams.io._layout`). Every file is written whole to a temporary file, fsync'ed and renamed
-over the old one (`pytams.io._files`); the iteration table is appended before an iteration's
-clones run and the ensemble committed once they are all stored: a process killed at any
-instant leaves a database from which pytams-core resumes.
+``journal/<index>.nc`` the iterations since ``tams.nc`` was last rewritten
+(`pytams.io._journal`), ``trajectories/<key>.nc`` one trajectory each
+(`pytams.io._trajectory_file`; the directory: `pytams.io._layout`). Every file is written
+whole to a temporary file, fsync'ed and renamed over the old one (`pytams.io._files`); the
+iteration table is appended before an iteration's clones run and the ensemble committed once
+they are all stored: a process killed at any instant leaves a database from which
+pytams-core resumes.
 """
 
 from __future__ import annotations
@@ -24,12 +26,21 @@ from pytams.io._cache import TrajectoryCache
 from pytams.io._columns import PathRoots
 from pytams.io._files import lock_database, open_for_reading, writer_for
 from pytams.io._iterations import IterationTable
+from pytams.io._journal import (
+    JOURNAL_FORMAT,
+    commit_clones,
+    compaction_due,
+    entry_file,
+    fill_entry,
+    read_journal,
+    remove_stale,
+)
 from pytams.io._layout import FILE_FORMAT_VERSION, MAIN_FILE, TRAJECTORY_DIR, Layout
 from pytams.io._main_file import MAIN_FORMAT, MainFile, now, package_versions
 from pytams.io._metadata import from_json, to_json
 from pytams.io._trajectory_file import fill_trajectory_file, trajectory_format
 from pytams.io._trust import UntrustedPickleError
-from pytams.io._worker_files import WorkerFiles, read_key_file
+from pytams.io._worker_files import WorkerFiles, assemble, read_key_file
 
 __all__ = [
     "CACHE_BYTES",
@@ -83,6 +94,11 @@ class NetCDFStore:
         self._time_units = "1"  # [model] time_units of the run, for the trajectory files
         self._iterations = IterationTable()
         self._ensemble: list[TrajectoryKey] | None = None
+        # tams.nc as last written: its iterations, whether it holds an ensemble; the journal
+        # files written since
+        self._in_main = 0
+        self._main_has_ensemble = False
+        self._journaled = 0
         self._created: str | None = None
         self._versions: dict[str, str] = {}
         self._clearing = False
@@ -99,6 +115,7 @@ class NetCDFStore:
         if not read_only and self.path.is_dir():
             lock_database(self.path)  # before anything is deleted
             self._layout.remove_stale_temporaries()
+            remove_stale(self._layout.journal_dir, self._in_main)
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
@@ -160,15 +177,16 @@ class NetCDFStore:
         Raises:
             DatabaseCorruptError: When the file is missing or damaged (naming it).
         """
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
+        trajectory = assemble(key, self._read_part, self._cache.get, self._cache.add)
+        self._cache.add(trajectory)
+        return trajectory
+
+    def _read_part(self, key: TrajectoryKey) -> tuple[Trajectory, int]:
+        """What the file of ``key`` holds (a clone's: its own snapshots; see `assemble`)."""
         if key in self._written:
             self._writer.flush()
         path = self.trajectory_file(key)
-        trajectory = read_key_file(path, key, self._roots, self.allow_pickle, self._fix_for(key))
-        self._cache.add(trajectory)
-        return trajectory
+        return read_key_file(path, key, self._roots, self.allow_pickle, self._fix_for(key))
 
     def worker_files(self) -> WorkerFiles:
         """How workers store trajectories themselves (see `pytams.core.store.TrajectoryFiles`).
@@ -190,11 +208,29 @@ class NetCDFStore:
         return key in self._written or self.trajectory_file(key).is_file()
 
     def append_iteration(self, record: IterationRecord) -> None:
-        """See `pytams.core.Store`."""
+        """See `pytams.core.Store`: one journal file, or ``tams.nc`` rewritten whole.
+
+        The journal file also commits the previous iteration's clones (the ensemble commit
+        it supersedes): ``tams.nc`` is rewritten instead when that does not describe the
+        ensemble, or at a compaction point (`pytams.io._journal.compaction_due`).
+        """
         self._writable()
+        previous = self._iterations.records[-1] if self._iterations.records else None
         self._iterations.append(record)
         try:
-            self._write_main()
+            if self._journal_describes_ensemble(previous) and not compaction_due(
+                self._journaled, self._in_main, len(self._ensemble or ())
+            ):
+                self._writer.defer(None)  # the journal file commits the ensemble
+                self._layout.make_journal_dir()
+                self._writer.write(
+                    entry_file(self._layout.journal_dir, record.index),
+                    lambda ds: fill_entry(ds, record),
+                    JOURNAL_FORMAT,
+                )
+                self._journaled += 1
+            else:
+                self._compact()
         except BaseException:
             self._iterations.pop()
             raise
@@ -242,6 +278,8 @@ class NetCDFStore:
             StorageError: When a write failed (naming the file).
         """
         self._writer.flush()
+        if not self.read_only and not self._journaled:
+            remove_stale(self._layout.journal_dir, self._in_main)
 
     # ------------------------------------------------------------------ exploration helpers
     @property
@@ -300,8 +338,27 @@ class NetCDFStore:
         self._layout.clear()
         self._clearing = False
 
+    def _journal_describes_ensemble(self, previous: IterationRecord | None) -> bool:
+        """Whether the ensemble is that of the last write with ``previous``'s clones put in.
+
+        What a journal file commits. O(k): pytams-core changes the ensemble between two
+        iterations only by committing the previous one's clones.
+        """
+        if not self._main_has_ensemble or self._ensemble is None or previous is None:
+            return False
+        return all(self._ensemble[c.slot] == c for c in previous.clones)
+
+    def _compact(self) -> None:
+        """Rewrite ``tams.nc`` whole, then delete the journal files it replaces (rarely)."""
+        self._write_main()
+        self._writer.flush()  # tams.nc on disk before its journal files go
+        remove_stale(self._layout.journal_dir, self._in_main)
+
     def _write_main(self) -> None:
         self._writer.defer(None)  # this write supersedes a deferred one
+        self._in_main = len(self._iterations.records)
+        self._main_has_ensemble = self._ensemble is not None
+        self._journaled = 0
         main = MainFile(
             self._metadata_json,
             self._iterations,
@@ -319,3 +376,19 @@ class NetCDFStore:
             self._time_units = time_units(json.loads(self._metadata_json))
         self._ensemble, self._created = main.ensemble, main.created
         self._versions, self._clearing = main.versions, main.clearing
+        self._in_main = len(main.iterations.records)
+        self._main_has_ensemble = main.ensemble is not None
+        fix = (
+            f"restore {self.path} from a backup, or move that directory away (pytams never "
+            "deletes a damaged database) and start the run again"
+        )
+        journal = read_journal(self._layout.journal_dir, self._in_main, fix)
+        if journal and self._ensemble is None:
+            msg = f"{self.path}: journal files follow a {MAIN_FILE} without an ensemble; {fix}"
+            raise DatabaseCorruptError(msg)
+        for record in journal:  # each commits the clones of the iteration before it
+            before = self._iterations.records[-1] if self._iterations.records else None
+            if before is not None and self._ensemble is not None:
+                commit_clones(self._ensemble, [before])
+            self._iterations.append(record)
+        self._journaled = len(journal)
