@@ -156,15 +156,20 @@ class Database:
     def commit_clones(self, clones: Sequence[TrajectoryKey]) -> None:
         """Put each clone (stored already) in its slot of the ensemble, and commit.
 
-        O(k) Python work per iteration: the key list (and the ensemble, if read) is updated in
-        place; the store receives the whole key list.
+        O(k) work per iteration: the key list (and the ensemble, if read) is updated in place,
+        and so is the store's if it offers ``write_members`` (`pytams.core.store`); otherwise
+        it receives the whole key list.
         """
         assert self._keys is not None
         for key in clones:
             self._keys[key.slot] = key
             if self._ensemble is not None:
                 self._ensemble[key.slot] = self.store.read_trajectory(key)
-        self.store.write_ensemble(self._keys)
+        write_members = getattr(self.store, "write_members", None)
+        if callable(write_members):
+            write_members(clones)
+        else:
+            self.store.write_ensemble(self._keys)
 
 
 def check_format(store: Store) -> None:

@@ -5,6 +5,10 @@ trajectories, the iteration table (a journal, appended before an iteration's clo
 the ensemble membership (committed when an iteration's clones are all stored). Other stores
 (pytams-io's netCDF store) register in the entry-point group ``pytams.stores``.
 
+A store may also offer ``write_members(keys)``: put each key into its slot (``key.slot``) of
+the committed ensemble and commit, the O(k) form of ``write_ensemble`` that a run uses after
+each iteration (otherwise it passes the whole key list to ``write_ensemble``).
+
 A store whose files the workers can reach may also offer ``worker_files()``, returning a
 `TrajectoryFiles`: then the workers read a clone's parent and write each finished trajectory
 themselves, and only a `StoredTrajectory` (key, maximum, convergence) travels to the driver.
@@ -172,6 +176,12 @@ class MemoryStore:
     def read_ensemble(self) -> list[TrajectoryKey] | None:
         """See `Store`."""
         return None if self._ensemble is None else list(self._ensemble)
+
+    def write_members(self, keys: Sequence[TrajectoryKey]) -> None:
+        """Put each key into its slot of the committed ensemble (see the module)."""
+        assert self._ensemble is not None
+        for key in keys:
+            self._ensemble[key.slot] = key
 
     def flush(self) -> None:
         """See `Store`: nothing to wait for."""

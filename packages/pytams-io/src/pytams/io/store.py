@@ -247,6 +247,14 @@ class NetCDFStore:
         # or at the next flush: one file write per iteration instead of two
         self._writer.defer(self._write_main)
 
+    def write_members(self, keys: Sequence[TrajectoryKey]) -> None:
+        """Put each key into its slot of the committed ensemble (`pytams.core.store`): O(k)."""
+        self._writable()
+        assert self._ensemble is not None
+        for key in keys:
+            self._ensemble[key.slot] = key
+        self._writer.defer(self._write_main)  # as write_ensemble
+
     def read_ensemble(self) -> list[TrajectoryKey] | None:
         """See `pytams.core.Store`."""
         return None if self._ensemble is None else list(self._ensemble)
