@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +102,31 @@ def test_a_database_with_journal_files_reads_as_the_run_went(tmp_path: Path) -> 
     db = open_database(path)
     assert db.iterations == [*expected.iterations, journaled]
     assert db.member_keys == expected.member_keys
+
+
+def test_a_reader_that_meets_a_compaction_sees_an_earlier_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compaction deletes journal files that a reader of the running database has listed:
+    the reader stops at the gap (the run's state before that file), with no error."""
+    from pytams.io import _files, _journal
+
+    path = tmp_path / "run.tams"
+    TAMS(None, ou_config(path, max_iterations=30)).run()
+    store = NetCDFStore(path)
+    last = store.read_iterations()[-1]
+    for index in (30, 31):
+        store.append_iteration(
+            IterationRecord(index=index, level=last.level, killed=(), parents=(), weight=1.0)
+        )
+    store.flush()
+    opening = _files.open_for_reading  # what _journal opens its files with
+
+    def deleted_meanwhile(file: Path, what: str, fix: str) -> Any:
+        if file.name == "000000031.nc":
+            file.unlink()  # as a compaction of the running database does
+        return opening(file, what, fix)
+
+    monkeypatch.setattr(_journal, "open_for_reading", deleted_meanwhile)
+    db = open_database(path)
+    assert [r.index for r in db.iterations][-2:] == [29, 30]

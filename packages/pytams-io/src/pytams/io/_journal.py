@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pytams.core.errors import DatabaseCorruptError
 from pytams.core.store import IterationRecord
 from pytams.core.trajectory import TrajectoryKey
 from pytams.io import _cdf5 as cdf5
@@ -69,6 +70,10 @@ def fill_entry(ds: Any, record: IterationRecord) -> None:
 def read_journal(directory: Path, first: int, fix: str) -> list[IterationRecord]:
     """The journal's records from iteration ``first`` on, in order, up to the first gap.
 
+    A reader of a running database may meet a gap where a compaction deleted files after
+    it read ``tams.nc``: it then sees the run as it was at that ``tams.nc``'s last journal
+    file read, a state the run passed through.
+
     Raises:
         DatabaseCorruptError: When a journal file is damaged (naming it and ``fix``).
     """
@@ -77,12 +82,17 @@ def read_journal(directory: Path, first: int, fix: str) -> list[IterationRecord]
         path = entry_file(directory, index)
         if not path.is_file():
             break
-        with open_for_reading(path, f"the journal of iteration {index}", fix) as ds:
-            check_end(ds)
-            rows = read_iterations(ds)
-            if len(rows) != 1 or rows[0].index != index:
-                msg = f"holds iterations {[r.index for r in rows]}, not {index}"
-                raise ValueError(msg)  # reported with the file's name by open_for_reading
+        try:
+            with open_for_reading(path, f"the journal of iteration {index}", fix) as ds:
+                check_end(ds)
+                rows = read_iterations(ds)
+                if len(rows) != 1 or rows[0].index != index:
+                    msg = f"holds iterations {[r.index for r in rows]}, not {index}"
+                    raise ValueError(msg)  # reported with the file's name
+        except DatabaseCorruptError:
+            if not path.exists():  # a running compaction deleted it: read what came before
+                break
+            raise
         records.extend(rows)
     return records
 
