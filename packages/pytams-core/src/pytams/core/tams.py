@@ -177,6 +177,7 @@ class _Run:
         self._ranking: Ranking | None = None
         self._converged: list[bool] = []
         self._converged_count = 0
+        self._steps: dict[TrajectoryKey, int] = {}  # model steps of what this process stored
         self.seed = self._open(seed, tams.model)
         self.context = RunContext(
             model=tams.model,
@@ -300,12 +301,14 @@ class _Run:
 
     def _keep(self, result: SegmentResult) -> StoredTrajectory:
         """Store a finished task's trajectory (unless its worker did) and summarize it."""
-        if result.stored is not None:
-            return result.stored
-        parent = result.task.parent
-        trajectory = result.attach(None if parent is None else self._member(parent))
-        self.db.save_trajectory(trajectory)
-        return StoredTrajectory.of(trajectory)
+        stored = result.stored
+        if stored is None:
+            parent = result.task.parent
+            trajectory = result.attach(None if parent is None else self._member(parent))
+            self.db.save_trajectory(trajectory)
+            stored = StoredTrajectory.of(trajectory)
+        self._steps[stored.key] = stored.model_steps
+        return stored
 
     def _execute(self, tasks: Sequence[SegmentTask]) -> Any:
         """Yield task results until done or out of time (closing the runner's iterator)."""
@@ -342,7 +345,10 @@ class _Run:
         return member
 
     def _model_steps(self, key: TrajectoryKey) -> int:
-        """The model steps of a stored trajectory (without its states, if the store can)."""
+        """The model steps of a stored trajectory, read only if another process stored it."""
+        known = self._steps.get(key)
+        if known is not None:
+            return known
         read_steps = getattr(self.db.store, "model_steps", None)  # NetCDFStore's
         if callable(read_steps):
             return int(read_steps(key))
