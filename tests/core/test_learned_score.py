@@ -245,6 +245,36 @@ def test_the_wrapper_scores_target_exactly_at_the_event(batched_fit: LearnedScor
     assert values[[0, 3]] == pytest.approx(q, rel=1e-12)
 
 
+@pytest.mark.parametrize("degree", [1, 2])
+def test_one_feature_vector_scores_bit_for_bit_as_a_batch(degree: int) -> None:
+    """`LogisticScore.one` (a scalar model's score at every step) is `predict_proba`'s
+    arithmetic on floats: the same bits, on features spread over 40 orders of magnitude of q."""
+    rng = np.random.default_rng(degree)
+    n = 3 if degree == 1 else 3 + 6  # 3 features, and their 6 products at degree 2
+    logistic = LogisticScore(
+        mean=rng.normal(size=3),
+        scale=rng.uniform(0.1, 3.0, size=3),
+        degree=degree,
+        coef=rng.normal(scale=4.0, size=n),
+        intercept=float(rng.normal()),
+    )
+    features = rng.normal(scale=5.0, size=(2_000, 3))
+    batch = logistic.predict_proba(features)
+    one = np.array([logistic.one(row.tolist()) for row in features])
+    assert one.tobytes() == batch.tobytes()
+    assert batch.min() < 1e-20  # both branches of the sigmoid
+    assert batch.max() > 1 - 1e-12
+
+
+def test_the_scalar_wrapper_gives_the_array_score(batched_fit: LearnedScore) -> None:
+    config = load_config(brownian_config(1, f"learned:{batched_fit.path}"))
+    model = learned_model_class(BrownianMotion, use_of(config))({"barrier": BARRIER})
+    for x, t in [(0.3, 0.1), (-1.0, 0.5), (2.5, 0.9), (2.999, 0.02)]:
+        model.restore(x, time=t, step=round(t / 0.02))
+        q = batched_fit.probability(np.array([[x, t]]))[0]
+        assert model.score() == min(min(q, 1.0 - 1e-9), math.nextafter(1.0, 0.0))
+
+
 @pytest.mark.parametrize("batched", [True, False], ids=["batched", "scalar"])
 def test_the_asyncio_runner_gives_the_serial_run(batched_fit: LearnedScore, batched: bool) -> None:
     runners = pytest.importorskip("pytams.runners")

@@ -109,6 +109,19 @@ def model_features(model: Any, horizon: float) -> FloatArray:
     return default_features(np.asarray(model._get_state())[None], model.time, horizon)
 
 
+def scalar_features(model: Any, horizon: float) -> list[float]:
+    """`model_features` as a list of floats, without building arrays where it can."""
+    hook = getattr(model, "score_features", None)
+    if hook is None:
+        state = model._get_state()
+        if isinstance(state, (float, int)) and not isinstance(state, bool):
+            return [float(state), model.time / horizon]
+        small = isinstance(state, np.ndarray) and state.size <= MAX_DEFAULT_FEATURES
+        if small and state.dtype == np.float64:
+            return [*state.ravel().tolist(), model.time / horizon]
+    return model_features(model, horizon)[0].tolist()  # type: ignore[no-any-return]
+
+
 def batch_features(model: Any, states: Any, times: Any, horizon: float) -> FloatArray:
     """The features (B, F) of a batch of states at their times (a `BatchedModel`)."""
     hook = getattr(model, "score_features_batch", None)
@@ -162,6 +175,25 @@ class LogisticScore:
         for k in range(design.shape[1]):
             z = z + design[:, k] * self.coef[k]
         return _sigmoid(z)
+
+    def one(self, features: Sequence[float]) -> float:
+        """q_hat of one feature vector, bit for bit as `predict_proba` gives it.
+
+        The same arithmetic in the same order, on floats: a scalar model's score at every
+        step, about 10 times faster than through arrays.
+        """
+        scaling = zip(features, self.mean.tolist(), self.scale.tolist(), strict=True)
+        x = [(f - m) / s for f, m, s in scaling]
+        n = len(x)
+        if self.degree != 1:
+            x += [x[i] * x[j] for i in range(n) for j in range(i, n)]
+        z = self.intercept
+        for term, c in zip(x, self.coef.tolist(), strict=True):
+            z = z + term * c
+        if z >= 0:
+            return 1.0 / (1.0 + float(np.exp(-z)))
+        e = float(np.exp(z))
+        return e / (1.0 + e)
 
     @classmethod
     def fit(
@@ -806,6 +838,8 @@ def _learned_model_class(cls: Any, use: ScoreUse) -> type[Any]:
         namespace["_is_converged"] = ForwardModel._is_converged
     else:
         own_scalar, own_test = base._score, base._is_converged
+        logistic = score.estimator if isinstance(score.estimator, LogisticScore) else None
+        floor = math.nextafter(lower, math.inf)
 
         def _score(self: Any) -> float:
             own = float(own_scalar(self))
@@ -813,7 +847,15 @@ def _learned_model_class(cls: Any, use: ScoreUse) -> type[Any]:
                 return target
             if own <= lower or not math.isfinite(own):
                 return own
-            return float(squash(checked(model_features(self, horizon)))[0])
+            if logistic is None:
+                return float(squash(checked(model_features(self, horizon)))[0])
+            features = scalar_features(self, horizon)
+            if len(features) != n_features:
+                score.probability(np.array([features]))  # raises the message naming the fix
+            q = min(min(max(logistic.one(features), 0.0), 1.0), Q_CAP)  # squash, on floats
+            if use.lower is None:
+                return min(target * q, top)
+            return min(max(lower + (target - lower) * q, floor), top)
 
         namespace["_score"] = _score
         namespace["_is_converged"] = ForwardModel._is_converged
