@@ -1,0 +1,192 @@
+"""The learned score on the triple well: variance against the naive score and the optimum.
+
+The case (docs/tutorial-learned-score.md): `pytams.models.triple_well.TripleWell`,
+beta = 4, from the well at (-1, 0) into the disc of radius 0.15 around (1, 0) before T = 2,
+dt = 0.01, the model's own distance score ("naive"). p is near 1e-4, and it has no closed
+form: the reference is a brute-force Monte Carlo of the same Euler chain.
+
+Usage (from the repository root)::
+
+    python scripts/learned_score_triple_well.py reference --chunks 10 --out tw  # 2 min each
+    python scripts/learned_score_triple_well.py study --runs 200 --out tw       # ~13 min
+    python scripts/learned_score_triple_well.py report --out tw
+
+``reference`` appends chunks of 2 x 10^6 paths (seeds 1000, 1001, ...) to
+``tw/reference.jsonl``. ``study`` fits the learned score (logistic, degree 2, on the default
+features x, y, t/T) from 5 runs with the naive score (N = 100, k = 10, seeds 100001-100005),
+then makes ``runs`` runs with each score (N = 100, k = 1, seeds 1, 2, ...), and the score
+diagnostics of `pytams.core.diagnostics` over the first 20 of each; it writes
+``tw/study.json``. ``report`` prints the figures of the docs: each score's mean against the
+reference (z), the relative standard deviation of one run with a bootstrap interval, its
+ratio to the optimum sqrt(-ln p / N), the naive-to-learned ratio, and the diagnostics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytams.core import TAMS
+from pytams.core.curve import RunHistory
+from pytams.core.diagnostics import diagnose_repeats
+from pytams.core.learned import fit_learned_score
+from pytams.models.triple_well import gradient
+
+BETA, END_TIME, STEP, RADIUS, N = 4.0, 2.0, 0.01, 0.15, 100
+CHUNK = 2_000_000
+TRAINING_SEEDS = range(100_001, 100_006)
+DIAGNOSED = 20
+
+
+def config(seed: int, k: int = 1, score: str | None = None) -> dict[str, Any]:
+    """One run of the case (the naive score, or ``score``)."""
+    trajectory: dict[str, Any] = {"end_time": END_TIME, "step_size": STEP, "target_score": 1.0}
+    if score is not None:
+        trajectory["score"] = score
+    return {
+        "tams": {"ntrajectories": N, "kills_per_iteration": k, "seed": seed},
+        "trajectory": trajectory,
+        "model": {"class": "pytams.models.triple_well:TripleWell", "beta": BETA},
+    }
+
+
+def brute_force(paths: int, seed: int) -> int:
+    """Paths of the Euler chain (the model's step) that enter the disc before T."""
+    rng = np.random.default_rng(seed)
+    scale = math.sqrt(2.0 / BETA * STEP)
+    x, y = np.full(paths, -1.0), np.zeros(paths)
+    hit = np.zeros(paths, dtype=bool)
+    hits, steps = 0, round(END_TIME / STEP)
+    for step in range(steps):
+        gx, gy = gradient(x, y)
+        x = x - gx * STEP + scale * rng.standard_normal(x.size)
+        y = y - gy * STEP + scale * rng.standard_normal(y.size)
+        hit |= (x - 1.0) ** 2 + y**2 <= RADIUS**2
+        if step % 20 == 19 or step == steps - 1:
+            hits += int(hit.sum())
+            x, y, hit = x[~hit], y[~hit], hit[~hit]
+    return hits
+
+
+def reference(out: Path, chunks: int) -> None:
+    """Append ``chunks`` chunks of brute force to ``out/reference.jsonl``."""
+    path = out / "reference.jsonl"
+    done = len(path.read_text().splitlines()) if path.exists() else 0
+    for seed in range(1000 + done, 1000 + done + chunks):
+        started = time.perf_counter()
+        hits = brute_force(CHUNK, seed)
+        line = {
+            "seed": seed,
+            "paths": CHUNK,
+            "hits": hits,
+            "seconds": time.perf_counter() - started,
+        }
+        with path.open("a") as stream:
+            stream.write(json.dumps(line) + "\n")
+        print(line, flush=True)
+
+
+def runs(seeds: range, score: str | None) -> tuple[list[float], list[int], float, Any]:
+    """The estimates and model steps of one run per seed, their wall time, the diagnostics."""
+    estimates: list[float] = []
+    steps: list[int] = []
+    histories: list[RunHistory] = []
+    started = time.perf_counter()
+    for seed in seeds:
+        result = TAMS(None, config(seed, score=score)).run()
+        estimates.append(result.probability)
+        steps.append(result.model_steps)
+        if len(histories) < DIAGNOSED:
+            histories.append(result.history())
+    wall = time.perf_counter() - started
+    diagnostics = diagnose_repeats(estimates[:DIAGNOSED], ntrajectories=N, histories=histories)
+    return estimates, steps, wall, diagnostics.to_dict()
+
+
+def study(out: Path, count: int) -> None:
+    """Fit the learned score, run both scores, write ``out/study.json``."""
+    training = [TAMS(None, config(seed, k=10)).run().database for seed in TRAINING_SEEDS]
+    score_file = out / "learned-score.npz"
+    fit_learned_score(training).save(score_file)
+    seeds = range(1, count + 1)
+    record: dict[str, Any] = {"seeds": [seeds.start, seeds.stop - 1]}
+    for name, score in [("naive", None), ("learned", f"learned:{score_file.resolve()}")]:
+        estimates, steps, wall, diagnostics = runs(seeds, score)
+        record[name] = {
+            "estimates": estimates,
+            "model_steps": steps,
+            "wall": wall,
+            "diagnostics": diagnostics,
+        }
+        print(name, f"{wall:.0f} s", flush=True)
+    (out / "study.json").write_text(json.dumps(record))
+
+
+def relative_sd(values: np.ndarray) -> float:
+    """The relative standard deviation of one run's estimate."""
+    return float(values.std(ddof=1) / values.mean())
+
+
+def report(out: Path) -> None:
+    """Print the figures of docs/learned-score.md."""
+    chunks = [json.loads(line) for line in (out / "reference.jsonl").read_text().splitlines()]
+    paths = sum(c["paths"] for c in chunks)
+    p = sum(c["hits"] for c in chunks) / paths
+    p_se = math.sqrt(p * (1 - p) / paths)
+    print(f"reference: p = {p:.4e} +- {p_se:.1e} ({paths:,} paths, brute force)")
+    record = json.loads((out / "study.json").read_text())
+    optimum = math.sqrt(-math.log(p) / N)
+    rng = np.random.default_rng(0)
+    sds = {}
+    for name in ("naive", "learned"):
+        values = np.array(record[name]["estimates"])
+        sd = relative_sd(values)
+        boot = [relative_sd(rng.choice(values, values.size)) for _ in range(2_000)]
+        low, high = np.percentile(boot, [2.5, 97.5])
+        se = values.std(ddof=1) / math.sqrt(values.size)
+        z = (values.mean() - p) / math.hypot(se, p_se)
+        steps = np.mean(record[name]["model_steps"])
+        wall = record[name]["wall"] / values.size
+        sds[name] = (sd, np.array(boot))
+        diag = record[name]["diagnostics"]
+        variance, crossing = diag["variance"], diag["crossing"]
+        print(
+            f"{name:8s} {values.size} runs: mean {values.mean():.4e} (z = {z:+.2f}); relative sd "
+            f"of one run {sd:.3f} [{low:.3f}, {high:.3f}], {sd / optimum:.2f}x the optimum "
+            f"{optimum:.3f}; {steps:,.0f} model steps and "
+            f"{wall:.2f} s per run; extinct {int((values == 0).sum())}"
+        )
+        print(
+            f"         diagnostics over {DIAGNOSED} runs: variance ratio {variance['ratio']:.2f}, "
+            f"crossing check {crossing['rms_log_ratio']:.2f} (noise {crossing['noise']:.2f})"
+        )
+    ratio = sds["naive"][0] / sds["learned"][0]
+    low, high = np.percentile(sds["naive"][1] / sds["learned"][1], [2.5, 97.5])
+    print(f"naive / learned relative sd: {ratio:.2f} [{low:.2f}, {high:.2f}]")
+
+
+def main() -> None:
+    """The command line (see the module)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["reference", "study", "report"])
+    parser.add_argument("--out", type=Path, default=Path("triple-well-study"))
+    parser.add_argument("--chunks", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.action == "reference":
+        reference(args.out, args.chunks)
+    elif args.action == "study":
+        study(args.out, args.runs)
+    else:
+        report(args.out)
+
+
+if __name__ == "__main__":
+    main()
