@@ -35,6 +35,14 @@ _KEY_FILE = re.compile(r"^(\d+)-(\d+)\.nc$")
 _JOURNAL_FILE = re.compile(r"^\d{9}\.nc$")
 
 
+def restore_advice(path: Path) -> str:
+    """What to do about a damaged database at ``path`` (the end of every such error)."""
+    return (
+        f"restore {path} from a backup, or move that directory away (pytams never deletes a "
+        "damaged database) and start the run again"
+    )
+
+
 class Layout:
     """The files of one database directory.
 

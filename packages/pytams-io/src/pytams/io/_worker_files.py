@@ -20,7 +20,7 @@ from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 from pytams.io import _files
 from pytams.io._columns import PathRoots
 from pytams.io._files import open_for_reading
-from pytams.io._layout import Layout
+from pytams.io._layout import Layout, restore_advice
 from pytams.io._trajectory_file import (
     fill_trajectory_file,
     own_part,
@@ -53,10 +53,7 @@ class WorkerFiles:
             DatabaseCorruptError: When the file is missing or damaged (naming it).
         """
         layout, roots = self._layout(), self._roots()
-        fix = (
-            f"restore {self.path} from a backup, or move that directory away (pytams never "
-            "deletes a damaged database) and start the run again"
-        )
+        fix = restore_advice(self.path)
 
         def read_part(part_key: TrajectoryKey) -> tuple[Trajectory, int]:
             path = layout.trajectory_file(part_key)

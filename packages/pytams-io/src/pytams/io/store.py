@@ -35,7 +35,13 @@ from pytams.io._journal import (
     read_journal,
     remove_stale,
 )
-from pytams.io._layout import FILE_FORMAT_VERSION, MAIN_FILE, TRAJECTORY_DIR, Layout
+from pytams.io._layout import (
+    FILE_FORMAT_VERSION,
+    MAIN_FILE,
+    TRAJECTORY_DIR,
+    Layout,
+    restore_advice,
+)
 from pytams.io._main_file import MAIN_FORMAT, MainFile, now, package_versions
 from pytams.io._metadata import from_json, to_json
 from pytams.io._trajectory_file import fill_trajectory_file, trajectory_format
@@ -337,10 +343,7 @@ class NetCDFStore:
             if listed
             else "was stored by the run"
         )
-        return (
-            f"the trajectory {where}: restore {self.path} from a backup, or move that "
-            "directory away (pytams never deletes a damaged database) and start the run again"
-        )
+        return f"the trajectory {where}: {restore_advice(self.path)}"
 
     def _finish_clear(self) -> None:
         self._layout.clear()
@@ -386,10 +389,7 @@ class NetCDFStore:
         self._versions, self._clearing = main.versions, main.clearing
         self._in_main = len(main.iterations.records)
         self._main_has_ensemble = main.ensemble is not None
-        fix = (
-            f"restore {self.path} from a backup, or move that directory away (pytams never "
-            "deletes a damaged database) and start the run again"
-        )
+        fix = restore_advice(self.path)
         journal = read_journal(self._layout.journal_dir, self._in_main, fix)
         if journal and self._ensemble is None:
             msg = f"{self.path}: journal files follow a {MAIN_FILE} without an ensemble; {fix}"
