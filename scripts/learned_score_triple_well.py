@@ -9,6 +9,7 @@ Usage (from the repository root)::
 
     python scripts/learned_score_triple_well.py reference --chunks 10 --out tw  # 2 min each
     python scripts/learned_score_triple_well.py study --runs 200 --out tw       # ~13 min
+    python scripts/learned_score_triple_well.py committor --runs 60 --out tw    # ~9 min
     python scripts/learned_score_triple_well.py report --out tw
 
 ``reference`` appends chunks of 2 x 10^6 paths (seeds 1000, 1001, ...) to
@@ -19,6 +20,12 @@ diagnostics of `pytams.core.diagnostics` over the first 20 of each; it writes
 ``tw/study.json``. ``report`` prints the figures of the docs: each score's mean against the
 reference (z), the relative standard deviation of one run with a bootstrap interval, its
 ratio to the optimum sqrt(-ln p / N), the naive-to-learned ratio, and the diagnostics.
+
+``committor`` answers "how good can a score be here": it solves the Euler chain's committor
+q(x, t) backwards on a grid (spacing 0.02, a 7 x 7 Gauss-Hermite average of the next step,
+bilinear interpolation; q(A, 0) from the grid is printed against the reference), uses it as
+the score of ``runs`` runs (seeds 1, 2, ...) through the learned-score wrapper, and adds them
+to ``tw/study.json`` as a third score. Not learned: it knows the dynamics.
 """
 
 from __future__ import annotations
@@ -31,17 +38,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import map_coordinates
 
 from pytams.core import TAMS
 from pytams.core.curve import RunHistory
 from pytams.core.diagnostics import diagnose_repeats
-from pytams.core.learned import fit_learned_score
+from pytams.core.learned import LearnedScore, fit_learned_score
 from pytams.models.triple_well import gradient
 
 BETA, END_TIME, STEP, RADIUS, N = 4.0, 2.0, 0.01, 0.15, 100
 CHUNK = 2_000_000
 TRAINING_SEEDS = range(100_001, 100_006)
 DIAGNOSED = 20
+# the committor's grid: x and y bounds, spacing, Gauss-Hermite points per axis
+GRID_X, GRID_Y, GRID_STEP, GAUSS_POINTS = (-2.4, 2.4), (-1.8, 2.8), 0.02, 7
 
 
 def config(seed: int, k: int = 1, score: str | None = None) -> dict[str, Any]:
@@ -128,6 +138,75 @@ def study(out: Path, count: int) -> None:
     (out / "study.json").write_text(json.dumps(record))
 
 
+class GridCommittor:
+    """q(x, y, t) from a grid (steps + 1, nx, ny), interpolated; features x, y, t / T."""
+
+    def __init__(self, q: np.ndarray) -> None:
+        self.q = q
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """The committor of each row (x, y, t / T)."""
+        f = np.asarray(features, dtype=np.float64).reshape(-1, 3)
+        coordinates = [
+            f[:, 2] * END_TIME / STEP,
+            (f[:, 0] - GRID_X[0]) / GRID_STEP,
+            (f[:, 1] - GRID_Y[0]) / GRID_STEP,
+        ]
+        q: np.ndarray = np.asarray(map_coordinates(self.q, coordinates, order=1, mode="nearest"))
+        clipped: np.ndarray = np.clip(q, 0.0, 1.0)
+        return clipped
+
+
+def solve_committor() -> np.ndarray:
+    """The Euler chain's committor on the grid, step by step back from T (q = 0 at T)."""
+    xs = np.arange(GRID_X[0], GRID_X[1] + GRID_STEP / 2, GRID_STEP)
+    ys = np.arange(GRID_Y[0], GRID_Y[1] + GRID_STEP / 2, GRID_STEP)
+    x, y = np.meshgrid(xs, ys, indexing="ij")
+    gx, gy = gradient(x, y)
+    mean_x, mean_y = x - gx * STEP, y - gy * STEP
+    sigma = math.sqrt(2.0 / BETA * STEP)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(GAUSS_POINTS)
+    weights = weights / weights.sum()
+    points = []  # (weight, grid coordinates of the next state, whether it is in the disc)
+    for a, wa in zip(nodes, weights, strict=True):
+        for b, wb in zip(nodes, weights, strict=True):
+            px, py = mean_x + sigma * a, mean_y + sigma * b
+            inside = ((px - 1.0) ** 2 + py**2 <= RADIUS**2).astype(np.float64)
+            where = np.array([(px - GRID_X[0]) / GRID_STEP, (py - GRID_Y[0]) / GRID_STEP])
+            points.append((wa * wb, where, inside))
+    steps = round(END_TIME / STEP)
+    q = np.zeros((steps + 1, *x.shape))
+    for n in range(steps - 1, -1, -1):
+        for weight, where, inside in points:
+            later = map_coordinates(q[n + 1], where, order=1, mode="nearest")
+            q[n] += weight * (inside + (1.0 - inside) * later)
+    return q
+
+
+def committor(out: Path, count: int) -> None:
+    """Solve the committor, run ``count`` runs with it as the score, add them to study.json."""
+    started = time.perf_counter()
+    q = solve_committor()
+    at_a = GridCommittor(q).predict_proba(np.array([[-1.0, 0.0, 0.0]]))[0]
+    print(f"committor solved in {time.perf_counter() - started:.0f} s: q(A, 0) = {at_a:.4e}")
+    score_file = out / "committor-score.npz"
+    LearnedScore(method="plugin", n_features=3, estimator=GridCommittor(q)).save(score_file)
+    estimates, steps, wall, diagnostics = runs(
+        range(1, count + 1), f"learned:{score_file.resolve()}"
+    )
+    path = out / "study.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    record["committor"] = {
+        "estimates": estimates,
+        "model_steps": steps,
+        "wall": wall,
+        "diagnostics": diagnostics,
+        "q_at_start": at_a,
+    }
+    path.write_text(json.dumps(record))
+    print("committor", f"{wall:.0f} s", flush=True)
+
+
 def relative_sd(values: np.ndarray) -> float:
     """The relative standard deviation of one run's estimate."""
     return float(values.std(ddof=1) / values.mean())
@@ -144,7 +223,9 @@ def report(out: Path) -> None:
     optimum = math.sqrt(-math.log(p) / N)
     rng = np.random.default_rng(0)
     sds = {}
-    for name in ("naive", "learned"):
+    for name in ("naive", "learned", "committor"):
+        if name not in record:
+            continue
         values = np.array(record[name]["estimates"])
         sd = relative_sd(values)
         boot = [relative_sd(rng.choice(values, values.size)) for _ in range(2_000)]
@@ -166,6 +247,15 @@ def report(out: Path) -> None:
             f"         diagnostics over {DIAGNOSED} runs: variance ratio {variance['ratio']:.2f}, "
             f"crossing check {crossing['rms_log_ratio']:.2f} (noise {crossing['noise']:.2f})"
         )
+        if name == "committor":  # fewer runs: the naive score's relative sd on the same seeds
+            naive = np.array(record["naive"]["estimates"][: values.size])
+            print(
+                f"         the naive score on the same {values.size} seeds: relative sd "
+                f"{relative_sd(naive):.3f}, {relative_sd(naive) / sd:.2f}x the committor's; "
+                f"q(A, 0) on the grid {record[name]['q_at_start']:.4e}"
+            )
+    if "learned" not in sds:
+        return
     ratio = sds["naive"][0] / sds["learned"][0]
     low, high = np.percentile(sds["naive"][1] / sds["learned"][1], [2.5, 97.5])
     print(f"naive / learned relative sd: {ratio:.2f} [{low:.2f}, {high:.2f}]")
@@ -174,7 +264,7 @@ def report(out: Path) -> None:
 def main() -> None:
     """The command line (see the module)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["reference", "study", "report"])
+    parser.add_argument("action", choices=["reference", "study", "committor", "report"])
     parser.add_argument("--out", type=Path, default=Path("triple-well-study"))
     parser.add_argument("--chunks", type=int, default=3)
     parser.add_argument("--runs", type=int, default=200)
@@ -184,6 +274,8 @@ def main() -> None:
         reference(args.out, args.chunks)
     elif args.action == "study":
         study(args.out, args.runs)
+    elif args.action == "committor":
+        committor(args.out, args.runs)
     else:
         report(args.out)
 
