@@ -66,6 +66,12 @@ def config(seed: int, k: int = 1, score: str | None = None) -> dict[str, Any]:
     }
 
 
+def in_target(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether each point (x, y) is in the target disc (radius RADIUS around B = (1, 0))."""
+    inside: np.ndarray = (x - 1.0) ** 2 + y**2 <= RADIUS**2
+    return inside
+
+
 def brute_force(paths: int, seed: int) -> int:
     """Paths of the Euler chain (the model's step) that enter the disc before T."""
     rng = np.random.default_rng(seed)
@@ -77,7 +83,7 @@ def brute_force(paths: int, seed: int) -> int:
         gx, gy = gradient(x, y)
         x = x - gx * STEP + scale * rng.standard_normal(x.size)
         y = y - gy * STEP + scale * rng.standard_normal(y.size)
-        hit |= (x - 1.0) ** 2 + y**2 <= RADIUS**2
+        hit |= in_target(x, y)
         if step % 20 == 19 or step == steps - 1:
             hits += int(hit.sum())
             x, y, hit = x[~hit], y[~hit], hit[~hit]
@@ -171,7 +177,7 @@ def solve_committor() -> np.ndarray:
     for a, wa in zip(nodes, weights, strict=True):
         for b, wb in zip(nodes, weights, strict=True):
             px, py = mean_x + sigma * a, mean_y + sigma * b
-            inside = ((px - 1.0) ** 2 + py**2 <= RADIUS**2).astype(np.float64)
+            inside = in_target(px, py).astype(np.float64)
             where = np.array([(px - GRID_X[0]) / GRID_STEP, (py - GRID_Y[0]) / GRID_STEP])
             points.append((wa * wb, where, inside))
     steps = round(END_TIME / STEP)
