@@ -15,6 +15,7 @@ from typing import Any
 from pytams.core import __version__, plugins
 from pytams.core.config import load_config
 from pytams.core.errors import ConfigError, MissingComponentError, ModelError, TAMSError
+from pytams.core.learned import MAX_DEGREE
 from pytams.core.logs import configure_logging
 from pytams.core.tams import TAMS, Progress
 from pytams.core.template import class_name_problem, input_template, model_template
@@ -104,7 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, metavar="FILE", help="the file (default: DB/learned-score.npz)"
     )
     learn.add_argument("--method", choices=("logistic",), default="logistic")
-    learn.add_argument("--degree", type=int, choices=(1, 2), default=2)
+    learn.add_argument(
+        "--degree",
+        type=int,
+        choices=range(1, MAX_DEGREE + 1),
+        default=2,
+        help=f"logistic: the monomials of the features up to this degree (1-{MAX_DEGREE})",
+    )
     learn.add_argument("--ridge", type=float, default=1e-4, help="L2 penalty (default 1e-4)")
     learn.add_argument("--model", help="the model whose features to use (default: the run's)")
     learn.add_argument(

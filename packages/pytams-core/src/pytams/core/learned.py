@@ -24,7 +24,9 @@ Only numpy here; scikit-learn style estimators are used through their methods, n
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -132,12 +134,36 @@ def batch_features(model: Any, states: Any, times: Any, horizon: float) -> Float
 
 
 # ---------------------------------------------------------------------------- logistic
+MAX_DEGREE = 6
+
+
+@functools.cache
+def monomials(n_features: int, degree: int) -> tuple[tuple[int, ...], ...]:
+    """The polynomial terms up to ``degree``, as feature indices: degree 1 first, then 2, ...
+
+    Within a degree, in lexicographic order (degree 2: ``(0, 0), (0, 1), ..., (1, 1), ...``).
+    """
+    return tuple(
+        term
+        for d in range(1, degree + 1)
+        for term in itertools.combinations_with_replacement(range(n_features), d)
+    )
+
+
 def _design(x: FloatArray, degree: int) -> FloatArray:
-    """Polynomial features of the (standardised) x: degree 1, or 1 and every product of two."""
+    """Polynomial features of the (standardised) x: every monomial of degree 1 to ``degree``.
+
+    Each column is its factors multiplied left to right (`LogisticScore.one` does the same).
+    """
     if degree == 1:
         return x
-    pairs = [x[:, i] * x[:, j] for i in range(x.shape[1]) for j in range(i, x.shape[1])]
-    return np.column_stack([x, *pairs])
+    columns = []
+    for term in monomials(x.shape[1], degree):
+        column = x[:, term[0]]
+        for i in term[1:]:
+            column = column * x[:, i]
+        columns.append(column)
+    return np.column_stack(columns)
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -155,7 +181,8 @@ class LogisticScore:
 
     Attributes:
         mean, scale: The features' weighted mean and standard deviation (standardisation).
-        degree: 1 (linear) or 2 (the features and their pairwise products).
+        degree: 1 (linear), 2 (and the pairwise products), up to `MAX_DEGREE` (every
+            monomial of the features up to that degree).
         coef: The coefficients of the polynomial features; intercept: b.
     """
 
@@ -184,9 +211,14 @@ class LogisticScore:
         """
         scaling = zip(features, self.mean.tolist(), self.scale.tolist(), strict=True)
         x = [(f - m) / s for f, m, s in scaling]
-        n = len(x)
         if self.degree != 1:
-            x += [x[i] * x[j] for i in range(n) for j in range(i, n)]
+            terms = []
+            for term in monomials(len(x), self.degree):
+                value = x[term[0]]
+                for i in term[1:]:
+                    value = value * x[i]
+                terms.append(value)
+            x = terms
         z = self.intercept
         for term, c in zip(x, self.coef.tolist(), strict=True):
             z = z + term * c
@@ -211,8 +243,8 @@ class LogisticScore:
         Raises:
             ValueError: For no sample, a non-positive total weight or a bad degree.
         """
-        if degree not in (1, 2):
-            msg = f"degree {degree!r}: the logistic score takes degree 1 or 2"
+        if not isinstance(degree, int) or not 1 <= degree <= MAX_DEGREE:
+            msg = f"degree {degree!r}: the logistic score takes a degree from 1 to {MAX_DEGREE}"
             raise ValueError(msg)
         f = np.asarray(features, dtype=np.float64)
         y = np.asarray(labels, dtype=np.float64)
@@ -451,6 +483,14 @@ def load_learned_score(path: str | os.PathLike[str], *, allow_pickle: bool = Fal
             coef=arrays["coef"],
             intercept=float(arrays["intercept"]),
         )
+        degree, features = estimator.degree, estimator.mean.size
+        if not 1 <= degree <= MAX_DEGREE or estimator.coef.size != len(monomials(features, degree)):
+            msg = (
+                f"{file}: a damaged logistic score (degree {degree}, "
+                f"{estimator.coef.size} coefficients for {features} features; "
+                f"degrees 1-{MAX_DEGREE}): fit it again"
+            )
+            raise LearnedScoreError(msg)
     elif method == "plugin":
         if not allow_pickle:
             msg = (
@@ -631,7 +671,8 @@ def fit_learned_score(
         out: The file to write; default ``<first database>/learned-score.npz``; an in-memory
             run must give one (or pass ``out=None`` with no directory: nothing is written).
         method: ``"logistic"`` (weighted logistic regression, numpy) or ``"plugin"``.
-        degree: For logistic: 1 (linear in the features) or 2 (and their pairwise products).
+        degree: For logistic: 1 (linear in the features), 2 (and their pairwise products),
+            up to `MAX_DEGREE` (every monomial up to that degree).
         ridge: For logistic: the L2 penalty on the standardised coefficients.
         estimator: For plugin: an unfitted scikit-learn style object, fitted here with
             ``fit(X, y, sample_weight=w)`` (then pickled into the file).
