@@ -8,18 +8,19 @@ form: the reference is a brute-force Monte Carlo of the same Euler chain.
 Usage (from the repository root)::
 
     python scripts/learned_score_triple_well.py reference --chunks 10 --out tw  # 2 min each
-    python scripts/learned_score_triple_well.py study --runs 200 --out tw       # ~13 min
+    python scripts/learned_score_triple_well.py study --runs 200 --out tw       # ~25 min
     python scripts/learned_score_triple_well.py committor --runs 60 --out tw    # ~9 min
     python scripts/learned_score_triple_well.py report --out tw
 
 ``reference`` appends chunks of 2 x 10^6 paths (seeds 1000, 1001, ...) to
-``tw/reference.jsonl``. ``study`` fits the learned score (logistic, degree 2, on the default
-features x, y, t/T) from 5 runs with the naive score (N = 100, k = 10, seeds 100001-100005),
-then makes ``runs`` runs with each score (N = 100, k = 1, seeds 1, 2, ...), and the score
-diagnostics of `pytams.core.diagnostics` over the first 20 of each; it writes
-``tw/study.json``. ``report`` prints the figures of the docs: each score's mean against the
-reference (z), the relative standard deviation of one run with a bootstrap interval, its
-ratio to the optimum sqrt(-ln p / N), the naive-to-learned ratio, and the diagnostics.
+``tw/reference.jsonl``. ``study`` fits the learned score (logistic of ``--degree``, 4 by
+default, on the default features x, y, t/T) from ``--training`` runs with the naive score (25
+by default; N = 100, k = 10, seeds 100001, 100002, ...), then makes ``runs`` runs with each
+score (N = 100, k = 1, seeds 1, 2, ...), and the score diagnostics of `pytams.core.diagnostics`
+over the first 20 of each; it writes ``tw/study.json``. ``report`` prints the figures of the
+docs: each score's mean against the reference (z), the relative standard deviation of one run
+with a bootstrap interval, its ratio to the optimum sqrt(-ln p / N), the naive-to-learned
+ratio, and the diagnostics.
 
 ``committor`` answers "how good can a score be here": it solves the Euler chain's committor
 q(x, t) backwards on a grid (spacing 0.02, a 7 x 7 Gauss-Hermite average of the next step,
@@ -48,7 +49,7 @@ from pytams.models.triple_well import gradient
 
 BETA, END_TIME, STEP, RADIUS, N = 4.0, 2.0, 0.01, 0.15, 100
 CHUNK = 2_000_000
-TRAINING_SEEDS = range(100_001, 100_006)
+FIRST_TRAINING_SEED = 100_001
 DIAGNOSED = 20
 # the committor's grid: x and y bounds, spacing, Gauss-Hermite points per axis
 GRID_X, GRID_Y, GRID_STEP, GAUSS_POINTS = (-2.4, 2.4), (-1.8, 2.8), 0.02, 7
@@ -125,13 +126,19 @@ def runs(seeds: range, score: str | None) -> tuple[list[float], list[int], float
     return estimates, steps, wall, diagnostics.to_dict()
 
 
-def study(out: Path, count: int) -> None:
+def study(out: Path, count: int, degree: int, training_runs: int) -> None:
     """Fit the learned score, run both scores, write ``out/study.json``."""
-    training = [TAMS(None, config(seed, k=10)).run().database for seed in TRAINING_SEEDS]
+    training_seeds = range(FIRST_TRAINING_SEED, FIRST_TRAINING_SEED + training_runs)
+    training = [TAMS(None, config(seed, k=10)).run().database for seed in training_seeds]
     score_file = out / "learned-score.npz"
-    fit_learned_score(training).save(score_file)
+    fit_learned_score(training, degree=degree).save(score_file)
+    print(f"fitted degree {degree} from {training_runs} runs", flush=True)
     seeds = range(1, count + 1)
-    record: dict[str, Any] = {"seeds": [seeds.start, seeds.stop - 1]}
+    record: dict[str, Any] = {
+        "seeds": [seeds.start, seeds.stop - 1],
+        "degree": degree,
+        "training_runs": training_runs,
+    }
     for name, score in [("naive", None), ("learned", f"learned:{score_file.resolve()}")]:
         estimates, steps, wall, diagnostics = runs(seeds, score)
         record[name] = {
@@ -226,6 +233,10 @@ def report(out: Path) -> None:
     p_se = math.sqrt(p * (1 - p) / paths)
     print(f"reference: p = {p:.4e} +- {p_se:.1e} ({paths:,} paths, brute force)")
     record = json.loads((out / "study.json").read_text())
+    print(
+        f"learned: logistic of degree {record.get('degree', 2)} from "
+        f"{record.get('training_runs', 5)} naive runs"
+    )
     optimum = math.sqrt(-math.log(p) / N)
     rng = np.random.default_rng(0)
     sds = {}
@@ -274,12 +285,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("triple-well-study"))
     parser.add_argument("--chunks", type=int, default=3)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--degree", type=int, default=4, help="study: the logistic's degree")
+    parser.add_argument("--training", type=int, default=25, help="study: naive runs to fit on")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.action == "reference":
         reference(args.out, args.chunks)
     elif args.action == "study":
-        study(args.out, args.runs)
+        study(args.out, args.runs, args.degree, args.training)
     elif args.action == "committor":
         committor(args.out, args.runs)
     else:

@@ -856,9 +856,13 @@ def _learned_model_class(cls: Any, use: ScoreUse) -> type[Any]:
         values = lower + (target - lower) * q
         return np.clip(values, math.nextafter(lower, math.inf), top)
 
+    logistic = score.estimator if isinstance(score.estimator, LogisticScore) else None
+
     def checked(features: FloatArray) -> FloatArray:
         if features.shape[1] != n_features:
             return score.probability(features)  # raises the message naming the fix
+        if logistic is not None and features.shape[0] == 1:  # one trajectory: the same bits,
+            return np.array([logistic.one(features[0].tolist())])  # without array overhead
         return probability(features)
 
     namespace: dict[str, Any] = {"__pytams_base__": base, "__module__": base.__module__}
@@ -879,7 +883,6 @@ def _learned_model_class(cls: Any, use: ScoreUse) -> type[Any]:
         namespace["_is_converged"] = ForwardModel._is_converged
     else:
         own_scalar, own_test = base._score, base._is_converged
-        logistic = score.estimator if isinstance(score.estimator, LogisticScore) else None
         floor = math.nextafter(lower, math.inf)
 
         def _score(self: Any) -> float:
