@@ -109,8 +109,10 @@ def test_a_higher_degree_follows_a_logit_a_quadratic_cannot() -> None:
     assert errors[4] < 0.05
     assert errors[2] > 0.25  # a quadratic logit misses the cubic term by far
     assert [len(monomials(2, d)) for d in (1, 2, 3, 4)] == [2, 5, 9, 14]
-    with pytest.raises(ValueError, match="degree from 1 to 6"):
-        LogisticScore.fit(x, y, np.ones(x.shape[0]), degree=7)
+    for bad in (0, 7, 2.5, True):
+        with pytest.raises(ValueError, match="degree from 1 to 6"):
+            LogisticScore.fit(x, y, np.ones(x.shape[0]), degree=bad)  # type: ignore[arg-type]
+    assert LogisticScore.fit(x, y, np.ones(x.shape[0]), degree=np.int64(3)).degree == 3
 
 
 def test_weights_give_the_weighted_answer() -> None:

@@ -243,9 +243,10 @@ class LogisticScore:
         Raises:
             ValueError: For no sample, a non-positive total weight or a bad degree.
         """
-        if not isinstance(degree, int) or not 1 <= degree <= MAX_DEGREE:
+        if isinstance(degree, bool) or degree not in range(1, MAX_DEGREE + 1):
             msg = f"degree {degree!r}: the logistic score takes a degree from 1 to {MAX_DEGREE}"
             raise ValueError(msg)
+        degree = int(degree)  # also a numpy integer, or 4.0
         f = np.asarray(features, dtype=np.float64)
         y = np.asarray(labels, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
