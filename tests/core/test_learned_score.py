@@ -283,6 +283,20 @@ def test_the_wrapper_scores_target_exactly_at_the_event(batched_fit: LearnedScor
     assert values[[0, 3]] == pytest.approx(q, rel=1e-12)
 
 
+def test_one_trajectory_scores_as_in_a_batch(batched_fit: LearnedScore) -> None:
+    """A batched model's one-row call (every step at k = 1) takes a float path: the same bits."""
+    config = load_config(brownian_config(1, f"learned:{batched_fit.path}"))
+    batched = learned_model_class(BatchedBrownian, use_of(config))({"barrier": BARRIER})
+    rng = np.random.default_rng(3)
+    states = np.concatenate([rng.normal(1.0, 1.5, size=(300, 1)), [[3.0], [3.5], [2.999]]])
+    times = rng.uniform(0.0, 1.0, size=(states.shape[0],))
+    batch = batched._score_batch(states, times)
+    alone = [batched._score_batch(states[i : i + 1], times[i : i + 1]) for i in range(len(times))]
+    assert np.concatenate(alone).tobytes() == batch.tobytes()
+    assert batched._score_batch(states[:1], float(times[0])).tobytes() == batch[:1].tobytes()
+    assert list(batch[-3:] == 1.0) == [True, True, False]
+
+
 @pytest.mark.parametrize("degree", [1, 2, 3, 4])
 def test_one_feature_vector_scores_bit_for_bit_as_a_batch(degree: int) -> None:
     """`LogisticScore.one` (a scalar model's score at every step) is `predict_proba`'s

@@ -858,13 +858,22 @@ def _learned_model_class(cls: Any, use: ScoreUse) -> type[Any]:
         return np.clip(values, math.nextafter(lower, math.inf), top)
 
     logistic = score.estimator if isinstance(score.estimator, LogisticScore) else None
+    floor = math.nextafter(lower, math.inf)
 
     def checked(features: FloatArray) -> FloatArray:
         if features.shape[1] != n_features:
             return score.probability(features)  # raises the message naming the fix
-        if logistic is not None and features.shape[0] == 1:  # one trajectory: the same bits,
-            return np.array([logistic.one(features[0].tolist())])  # without array overhead
         return probability(features)
+
+    def squash_one(features: list[float]) -> float:
+        """`squash` of the logistic's q, on floats: the same bits (`LogisticScore.one`)."""
+        assert logistic is not None
+        if len(features) != n_features:
+            score.probability(np.array([features]))  # raises the message naming the fix
+        q = min(min(max(logistic.one(features), 0.0), 1.0), Q_CAP)
+        if use.lower is None:
+            return min(target * q, top)
+        return min(max(lower + (target - lower) * q, floor), top)
 
     namespace: dict[str, Any] = {"__pytams_base__": base, "__module__": base.__module__}
     if issubclass(base, BatchedModel):
@@ -873,18 +882,36 @@ def _learned_model_class(cls: Any, use: ScoreUse) -> type[Any]:
         def _score_batch(self: Any, states: Any, times: Any) -> Any:
             own = np.asarray(own_score(self, states, times), dtype=np.float64)
             converged = np.asarray(own_converged(self, own, target), dtype=bool)
+            if own.size == 1 and _one_plain_row(self, states):  # one trajectory, on floats
+                value = float(own[0])
+                if converged[0]:
+                    return np.array([target])
+                if value <= lower or not math.isfinite(value):
+                    return own
+                t = float(np.asarray(times, dtype=np.float64).reshape(-1)[0]) / horizon
+                return np.array([squash_one([*states.reshape(-1).tolist(), t])])
             q = checked(batch_features(self, states, times, horizon))
             values = squash(q)
             values = np.where(converged, target, values)
             keep_own = ~converged & ((own <= lower) | ~np.isfinite(own))
             return np.where(keep_own, own, values)
 
+        def _one_plain_row(self: Any, states: Any) -> bool:
+            """One row of a float array that the default features take, logistic score."""
+            return (
+                logistic is not None
+                and isinstance(states, np.ndarray)
+                and states.dtype == np.float64
+                and states.shape[0] == 1
+                and states.size <= MAX_DEFAULT_FEATURES
+                and getattr(self, "score_features_batch", None) is None
+            )
+
         namespace["_score_batch"] = _score_batch
         namespace["_converged_batch"] = BatchedModel._converged_batch
         namespace["_is_converged"] = ForwardModel._is_converged
     else:
         own_scalar, own_test = base._score, base._is_converged
-        floor = math.nextafter(lower, math.inf)
 
         def _score(self: Any) -> float:
             own = float(own_scalar(self))
@@ -894,13 +921,7 @@ def _learned_model_class(cls: Any, use: ScoreUse) -> type[Any]:
                 return own
             if logistic is None:
                 return float(squash(checked(model_features(self, horizon)))[0])
-            features = scalar_features(self, horizon)
-            if len(features) != n_features:
-                score.probability(np.array([features]))  # raises the message naming the fix
-            q = min(min(max(logistic.one(features), 0.0), 1.0), Q_CAP)  # squash, on floats
-            if use.lower is None:
-                return min(target * q, top)
-            return min(max(lower + (target - lower) * q, floor), top)
+            return squash_one(scalar_features(self, horizon))
 
         namespace["_score"] = _score
         namespace["_is_converged"] = ForwardModel._is_converged
