@@ -106,17 +106,20 @@ def test_initial_ensemble_uses_every_worker_and_clones_run_in_parallel(
     name: str, tmp_path: Path, dask2: DaskRunner, serial_run: Any
 ) -> None:
     runner: Any = dask2 if name == "dask-2" else RUNNERS[name]()
-    initial, overlapping = traced_run(runner, tmp_path / "run-0", serial_run)
-    assert len(initial) == 2  # both workers ran initial trajectories
-    # A runner that waits for each clone before submitting the next never overlaps two. Dask
-    # places tasks by its own estimates: on a contended machine it may run most (rarely all)
-    # of a run's clones on one worker (seen in CI: 4 overlaps in 69 clones; reproduced with
-    # two busy loops on two cores, work stealing on or off), hence up to three runs.
+    # A runner that waits for each clone before submitting the next never overlaps two, and
+    # one that sends every task to one worker never spreads the initial ensemble. Dask places
+    # tasks by its own estimates: on a contended machine it may run most (rarely all) of a
+    # run's clones on one worker (seen in CI: 4 overlaps in 69 clones; reproduced with two
+    # busy loops on two cores, work stealing on or off), or, more rarely, the whole initial
+    # ensemble on the worker that started first (seen once in CI, 2026-11-29), hence up to
+    # three runs, each property shown by at least one of them.
+    runs = [traced_run(runner, tmp_path / "run-0", serial_run)]
     for attempt in range(1, 3):
-        if overlapping:
+        if any(len(initial) == 2 for initial, _ in runs) and any(o for _, o in runs):
             break
-        overlapping = traced_run(runner, tmp_path / f"run-{attempt}", serial_run)[1]
-    assert overlapping >= 1
+        runs.append(traced_run(runner, tmp_path / f"run-{attempt}", serial_run))
+    assert any(len(initial) == 2 for initial, _ in runs)  # both workers ran initial trajectories
+    assert any(overlapping >= 1 for _, overlapping in runs)
 
 
 def context() -> RunContext:
