@@ -150,20 +150,25 @@ def monomials(n_features: int, degree: int) -> tuple[tuple[int, ...], ...]:
     )
 
 
-def _design(x: FloatArray, degree: int) -> FloatArray:
-    """Polynomial features of the (standardised) x: every monomial of degree 1 to ``degree``.
+def _terms(values: Sequence[Any], degree: int) -> list[Any]:
+    """Every monomial of ``values`` (feature columns or floats) up to ``degree``.
 
-    Each column is its factors multiplied left to right (`LogisticScore.one` does the same).
+    Each is its factors multiplied left to right: columns and floats give the same bits.
     """
+    terms = []
+    for term in monomials(len(values), degree):
+        value = values[term[0]]
+        for i in term[1:]:
+            value = value * values[i]
+        terms.append(value)
+    return terms
+
+
+def _design(x: FloatArray, degree: int) -> FloatArray:
+    """Polynomial features of the (standardised) x: every monomial of degree 1 to ``degree``."""
     if degree == 1:
         return x
-    columns = []
-    for term in monomials(x.shape[1], degree):
-        column = x[:, term[0]]
-        for i in term[1:]:
-            column = column * x[:, i]
-        columns.append(column)
-    return np.column_stack(columns)
+    return np.column_stack(_terms([x[:, i] for i in range(x.shape[1])], degree))
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -212,13 +217,7 @@ class LogisticScore:
         scaling = zip(features, self.mean.tolist(), self.scale.tolist(), strict=True)
         x = [(f - m) / s for f, m, s in scaling]
         if self.degree != 1:
-            terms = []
-            for term in monomials(len(x), self.degree):
-                value = x[term[0]]
-                for i in term[1:]:
-                    value = value * x[i]
-                terms.append(value)
-            x = terms
+            x = _terms(x, self.degree)
         z = self.intercept
         for term, c in zip(x, self.coef.tolist(), strict=True):
             z = z + term * c
@@ -849,16 +848,16 @@ def _learned_model_class(cls: Any, use: ScoreUse) -> type[Any]:
     target, horizon = use.target, use.horizon
     lower = -math.inf if use.lower is None else use.lower
     top = math.nextafter(target, -math.inf)
+    floor = math.nextafter(lower, math.inf)
 
     def squash(q: FloatArray) -> FloatArray:
         q = np.minimum(np.clip(q, 0.0, 1.0), Q_CAP)
         if use.lower is None:
             return np.minimum(target * q, top)
         values = lower + (target - lower) * q
-        return np.clip(values, math.nextafter(lower, math.inf), top)
+        return np.clip(values, floor, top)
 
     logistic = score.estimator if isinstance(score.estimator, LogisticScore) else None
-    floor = math.nextafter(lower, math.inf)
 
     def checked(features: FloatArray) -> FloatArray:
         if features.shape[1] != n_features:
