@@ -146,7 +146,7 @@ def test_dask_sends_the_context_again_when_the_workers_lost_it(
         first = by_slot(runner.run(context, some_tasks(4)))
         runner.client.restart()  # the workers and their data are gone
         again = by_slot(runner.run(context, some_tasks(4)))
-        assert Counted.pickled == 1  # scattered again, not pickled again
+        assert Counted.pickled == 1  # the plugin gives it to the new workers: not pickled again
         assert first == again
         assert sorted(again) == [0, 1, 2, 3]
 
@@ -158,3 +158,54 @@ def test_dask_sends_the_context_again_when_the_workers_lost_it(
         result = TAMS(FaultyOU, load_config(tables()), runner=runner, store=store).run()
     assert result == serial_run[0]
     assert Database(store).ensemble == serial_run[1].ensemble
+
+
+def test_dask_tasks_carry_no_future_so_dask_places_them_by_free_threads(
+    tmp_path: Path, dask2: DaskRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task that depends on data is placed by dask's estimates, which at times queued part
+    of an iteration's clones on one busy worker while others idled: the context is offered by
+    a worker plugin instead, and a task's arguments are plain values."""
+    from distributed import Future
+
+    submitted: list[Any] = []
+    original = dask2.client.map
+
+    def spy(function: Any, *iterables: Any, **kwargs: Any) -> Any:
+        submitted.extend(value for iterable in iterables for value in iterable)
+        return original(function, *iterables, **kwargs)
+
+    monkeypatch.setattr(dask2.client, "map", spy)
+    results = by_slot(dask2.run(counted_context(tmp_path / "u"), some_tasks(4)))
+    assert sorted(results) == [0, 1, 2, 3]
+    assert len(submitted) == 8  # a token and a unit's bytes per task
+    assert not any(isinstance(value, Future) for value in submitted)
+    assert all(isinstance(value, (str, bytes)) for value in submitted)
+
+
+def test_a_dask_worker_without_the_context_gets_it_again_and_no_retry_is_counted(
+    tmp_path: Path,
+) -> None:
+    with DaskRunner(workers=1, retries=0) as runner:
+        context = counted_context(tmp_path / "u")
+        Counted.pickled = 0
+        first = by_slot(runner.run(context, some_tasks(4)))
+        assert runner._shipped is not None
+        token = runner._shipped[1]
+        runner.client.run(_travel.withdraw, token)  # the worker lost it; the plugin stays
+        assert all(token not in kept for kept in runner.client.run(_travel.cached_tokens).values())
+        again = by_slot(runner.run(context, some_tasks(4)))  # retries = 0: a counted one raises
+        assert again == first
+        assert Counted.pickled == 1  # offered again under a new token, not pickled again
+        assert runner._shipped[1] != token
+
+
+def test_withdrawing_the_dask_context_drops_it_from_the_workers(tmp_path: Path) -> None:
+    with DaskRunner(workers=1, retries=0) as runner:
+        list(runner.run(counted_context(tmp_path / "u"), some_tasks(2)))
+        assert runner._shipped is not None
+        token = runner._shipped[1]
+        assert all(token in kept for kept in runner.client.run(_travel.cached_tokens).values())
+        list(runner.run(counted_context(tmp_path / "v"), some_tasks(2)))  # a new run's context
+        kept = runner.client.run(_travel.cached_tokens)
+        assert all(token not in tokens for tokens in kept.values())

@@ -2,9 +2,10 @@
 
 The context (`RunContext`) travels once per run: the runner pickles it once (`pack_context`)
 and names it by a token (`new_token`); each unit travels pickled on its own (`pack_unit`) with
-that token and the context's bytes (with dask, a reference to them, scattered once to the
-workers). A worker unpickles a context the first time it meets its token and keeps the last
-`CACHED_CONTEXTS` of them (`run_packed`), so a task does not unpickle it again.
+that token and, with asyncio, the context's bytes (`run_packed`). With dask the bytes are
+not a task's argument: a worker plugin offers them to every worker, present and future, once
+(`offer`, `run_offered`). A worker unpickles a context the first time a task needs it and
+keeps the last `CACHED_CONTEXTS` of them, so a task does not unpickle it again.
 
 Unpickled by the pool or by dask, a context whose model cannot be re-imported on the worker (a
 model file it cannot find: a `ConfigError`) would kill the worker process (asyncio) or fail as
@@ -23,13 +24,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytams.core.batch import run_unit
+from pytams.core.retry import WorkerLostError
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
 
 # contexts a worker process keeps unpickled (the current run's, and the one before it)
 CACHED_CONTEXTS = 2
 
 _contexts: OrderedDict[str, RunContext] = OrderedDict()  # token -> context, oldest first
+_offered: dict[str, bytes] = {}  # token -> the context's bytes, offered to this worker (dask)
 _lock = threading.Lock()  # a dask worker may run tasks in several threads
+
+
+class ContextMissingError(WorkerLostError):
+    """A task met a worker without its run's context: the runner offers it again."""
 
 
 def new_token() -> str:
@@ -66,6 +73,34 @@ def run_packed(token: str, context: bytes, unit: bytes) -> list[SegmentResult]:
         unit: The unit's `pack_unit` bytes (cloudpickle's payloads load as well).
     """
     return run_unit(cached_context(token, context), pickle.loads(unit))
+
+
+def offer(token: str, payload: bytes) -> None:
+    """Keep a context's `pack_context` bytes in this worker for `run_offered` (not unpickled)."""
+    with _lock:
+        _offered[token] = payload
+
+
+def withdraw(token: str) -> None:
+    """Drop the context ``token`` names from this worker: its bytes and its unpickled copy."""
+    with _lock:
+        _offered.pop(token, None)
+        _contexts.pop(token, None)
+
+
+def run_offered(token: str, unit: bytes) -> list[SegmentResult]:
+    """Run a `pack_unit` payload with the context offered to this worker under ``token``.
+
+    Raises:
+        ContextMissingError: The context was withdrawn (its run moved on) or never reached
+            this worker.
+    """
+    with _lock:
+        payload = _offered.get(token)
+    if payload is None:
+        msg = f"the run's context {token} is not on this worker"
+        raise ContextMissingError(msg)
+    return run_unit(cached_context(token, payload), pickle.loads(unit))
 
 
 def cached_context(token: str, payload: bytes) -> RunContext:

@@ -43,9 +43,18 @@ from pytams.core.errors import ConfigError, MissingComponentError, RunnerError
 from pytams.core.logs import third_party_quiet
 from pytams.core.retry import Attempts, WorkerLostError
 from pytams.core.segment import RunContext, SegmentResult, SegmentTask
-from pytams.runners._travel import new_token, pack_context, pack_unit, run_packed
+from pytams.runners._travel import (
+    ContextMissingError,
+    new_token,
+    pack_context,
+    pack_unit,
+    run_offered,
+)
 
 _logger = logging.getLogger("pytams.runners")
+
+# how many times a unit is sent again to a worker without its context before it counts as lost
+CONTEXT_RESENDS = 3
 
 # backend -> its dask-jobqueue cluster class, "module:Class"
 JOBQUEUE_BACKENDS: dict[str, str] = {
@@ -589,8 +598,8 @@ class DaskRunner:
         self.cluster: Any = None
         self.client: Any = None
         self._depth = 0
-        # the last context scattered: (context, its token, its future, its bytes)
-        self._shipped: tuple[RunContext, str, Any, bytes] | None = None
+        # the context offered to the workers: (context, its token, its plugin's name, its bytes)
+        self._shipped: tuple[RunContext, str, str, bytes] | None = None
 
     # ------------------------------------------------------------------ lifetime
     def __enter__(self) -> DaskRunner:
@@ -658,8 +667,9 @@ class DaskRunner:
 
     def _stop(self) -> None:
         client, cluster = self.client, self.cluster
+        if client is not None:
+            self._withdraw()
         self.client = self.cluster = None
-        self._shipped = None
         if client is not None:
             try:
                 client.close()
@@ -693,8 +703,10 @@ class DaskRunner:
         attempts = Attempts(self.retries)
         # a unit is a task, or a batch of a batched model (one per worker); it travels pickled
         # (by dask's pickle: cloudpickle for what plain pickle cannot carry) and is unpickled by
-        # the task, so the scheduler never unpickles the model; so does the context, scattered
-        # to the workers once per run (`_ship`)
+        # the task, so the scheduler never unpickles the model; so does the context, offered to
+        # the workers once per run (`_offer`) rather than as a task's argument: a task with a
+        # dependency is placed by dask's estimates, which at times queue a phase's tasks behind
+        # each other on one worker while others idle
         todo = units(context, tasks, self.workers)
         if not todo:
             return
@@ -702,29 +714,27 @@ class DaskRunner:
         for unit in todo:
             try:
                 if not packed:
-                    self._ship(context, dumps)
+                    self._offer(context, dumps)
                 packed.append((unit, pack_unit(unit, dumps)))
             except Exception as error:
                 attempts.failed(unit[0], error)  # a pickling error is not retried: raises
                 raise
-        # future -> its unit, the unit's bytes, and the context's future it was given
-        task_of: dict[Any, tuple[tuple[SegmentTask, ...], bytes, Any]] = {}
+        # future -> its unit, the unit's bytes and the context's token it was given
+        task_of: dict[Any, tuple[tuple[SegmentTask, ...], bytes, str]] = {}
+        resent: dict[Any, int] = {}  # a unit's key -> its sends to a worker without the context
 
-        def submit(
-            batch: Sequence[tuple[tuple[SegmentTask, ...], bytes]], *, lost: Any = None
-        ) -> list[Any]:
+        def submit(batch: Sequence[tuple[tuple[SegmentTask, ...], bytes]]) -> list[Any]:
             """Submit units in one message to the scheduler (a phase's, or one to rerun)."""
-            token, shipped = self._ship(context, dumps, lost=lost)
+            token = self._offer(context, dumps)
             futures = client.map(
-                run_packed,
+                run_offered,
                 [token] * len(batch),
-                [shipped] * len(batch),
                 [payload for _, payload in batch],
                 pure=False,
                 key=[f"pytams-{unit[0].key}-{uuid.uuid4().hex[:12]}" for unit, _ in batch],
             )
             for future, (unit, payload) in zip(futures, batch, strict=True):
-                task_of[future] = (unit, payload, shipped)
+                task_of[future] = (unit, payload, token)
             return list(futures)
 
         # results travel with the completion events (no extra round trip per result)
@@ -736,61 +746,64 @@ class DaskRunner:
         packed.clear()  # each payload is kept (for a retry) only until its task completes
         try:
             for future, outcome in completed:
-                unit, payload, shipped = task_of.pop(future)
+                unit, payload, token = task_of.pop(future)
                 task = unit[0]
                 status = future.status
                 if status == "finished":
                     future.release()
                     yield from outcome
                     continue
-                lost_context = status != "error" and self._lost(shipped)
                 exc = (
                     future.exception()
-                    if status == "error" and not lost_context
+                    if status == "error"
                     else WorkerLostError(f"dask lost the task of trajectory {task.key} ({status})")
                 )
                 future.release()
-                if lost_context:  # every worker holding the context left: scattered again
-                    _logger.info("the run's context was lost by the workers: sending it again")
+                missing = isinstance(exc, ContextMissingError)
+                if missing and resent.get(task.key, 0) < CONTEXT_RESENDS:
+                    resent[task.key] = resent.get(task.key, 0) + 1
+                    if self._shipped is not None and self._shipped[1] == token:
+                        _logger.info("a worker lacked the run's context: offering it again")
+                        self._offer(context, dumps, again=True)
                 else:
                     attempts.failed(task, exc)  # returns to retry, or raises
-                for rerun in submit([(unit, payload)], lost=shipped if lost_context else None):
+                for rerun in submit([(unit, payload)]):
                     completed.add(rerun)  # type: ignore[no-untyped-call]
         finally:
             if task_of:
                 client.cancel(list(task_of))
             task_of.clear()
 
-    def _ship(self, context: RunContext, dumps: Any, *, lost: Any = None) -> tuple[str, Any]:
-        """The token of ``context`` and the future of its bytes, scattered to every worker.
+    def _offer(self, context: RunContext, dumps: Any, *, again: bool = False) -> str:
+        """The token of ``context``, offered to every worker, present and future, once.
 
-        Pickled and scattered once per context object; scattered again when the workers lost
-        it (they all left, or the cluster restarted: ``lost`` is the future they lost, once
-        for all the tasks that needed it). A worker that joins later fetches the bytes from
-        another when its first task needs them (the future is a task argument).
+        Pickled once per context object and registered as a dask worker plugin
+        (`pytams.runners._context_plugin.ContextPlugin`): dask gives it to every worker now
+        and to every worker that joins or restarts later. The previous context's plugin is
+        withdrawn. ``again``: offered anew, under a new token (a worker lacked it).
         """
-        shipped = self._shipped
-        if (
-            shipped is not None
-            and shipped[0] is context
-            and shipped[2] is not lost
-            and shipped[2].status == "finished"
-        ):
-            return shipped[1], shipped[2]
-        if shipped is not None and shipped[0] is context:
-            token, blob = shipped[1], shipped[3]
-        else:
-            token, blob = new_token(), pack_context(context, dumps)
-        self._shipped = None
-        future = self.client.scatter(blob, broadcast=True, hash=False)
-        self._shipped = (context, token, future, blob)
-        return token, future
+        from pytams.runners._context_plugin import ContextPlugin
 
-    def _lost(self, shipped: Any) -> bool:
-        """Whether the workers lost the scattered context ``shipped`` (a task was cancelled)."""
-        if shipped.status != "finished":
-            return True
+        shipped = self._shipped
+        if shipped is not None and shipped[0] is context:
+            if not again:
+                return shipped[1]
+            blob = shipped[3]
+        else:
+            blob = pack_context(context, dumps)
+        self._withdraw()
+        token = new_token()
+        name = f"pytams-context-{token}"
+        self.client.register_plugin(ContextPlugin(token, blob), name=name)
+        self._shipped = (context, token, name, blob)
+        return token
+
+    def _withdraw(self) -> None:
+        """Withdraw the offered context's plugin from the workers (they drop the context)."""
+        shipped, self._shipped = self._shipped, None
+        if shipped is None:
+            return
         try:
-            return not self.client.who_has([shipped]).get(shipped.key)
-        except Exception:  # pragma: no cover - the scheduler is gone: the task's error stands
-            return False
+            self.client.unregister_worker_plugin(shipped[2])
+        except Exception as exc:  # the scheduler is gone, or has no such plugin: nothing left
+            _logger.debug("withdrawing the run's context: %s", exc)
