@@ -17,10 +17,30 @@ from hypothesis import strategies as st
 
 from pytams.core import IterationRecord, MemoryStore, Store, Trajectory, TrajectoryKey, plugins
 from pytams.core.errors import StorageError
+from pytams.core.trajectory import _same
 from pytams.io import NetCDFStore
+from pytams.io._columns import UNREAD, PathRoots
+from pytams.io._files import open_for_reading
+from pytams.io._trajectory_file import read_trajectory_file
 
 ROOT_TOKEN = "@@ROOT@@"
 K = TrajectoryKey
+
+
+def assert_partial_reads_agree(store: NetCDFStore, whole: Trajectory) -> None:
+    """Reading a few snapshots' noises and states gives those of a whole read, `UNREAD` for
+    the other values the file holds (None where it holds none), and every time and score."""
+    n = len(whole)
+    for wanted in (range(0), range(1, 2), range(n // 2, n), range(n)):
+        with open_for_reading(store.trajectory_file(whole.key), "the test's file", "") as ds:
+            roots = PathRoots(store.path)
+            part, _ = read_trajectory_file(ds, roots, allow_pickle=True, wanted=wanted)
+        for column in ("noises", "states"):
+            values = getattr(whole, column)
+            expected = [v if i in wanted or v is None else UNREAD for i, v in enumerate(values)]
+            assert _same(getattr(part, column), expected), (column, wanted)
+        assert _same(part.times, whole.times)
+        assert _same(part.scores, whole.scores)
 
 
 def reopen(store: Store) -> Store:
@@ -267,6 +287,8 @@ def test_other_state_types_round_trip(tmp_path: Path) -> None:
         [2**70, 1, None],  # too big for int64: pickled
         [np.zeros((2, 0)), np.zeros((2, 0)), None],  # empty arrays: pickled
         [np.array([1 + 2j]), np.array([3j]), None],  # complex: pickled
+        [np.arange(2.0), np.arange(3.0), np.arange(1.0)],  # shapes that differ: ragged
+        ["a", "bc", None],  # text
     ]
     for slot, states in enumerate(columns):
         store.write_trajectory(trajectory(K(slot), n=3, states=states, noises=[None, *states[:2]]))
@@ -275,6 +297,7 @@ def test_other_state_types_round_trip(tmp_path: Path) -> None:
         back = view.read_trajectory(K(slot))
         assert back == trajectory(K(slot), n=3, states=states, noises=[None, *states[:2]])
         assert [type(s) for s in back.states] == [type(s) for s in states]
+        assert_partial_reads_agree(store, back)
 
 
 def test_a_read_only_store_refuses_writes(tmp_path: Path) -> None:
@@ -365,6 +388,7 @@ def test_trajectories_round_trip_bit_for_bit(written: Trajectory) -> None:
         store.write_trajectory(written)
         back = reopen(store).read_trajectory(written.key)
         assert back == written  # bitwise on arrays: shape, dtype and bytes
+        assert_partial_reads_agree(store, written)
         for a, b in zip(written.states, back.states, strict=True):
             assert type(a) is type(b)
             if isinstance(a, np.ndarray):

@@ -108,6 +108,57 @@ def test_workers_store_trajectories_and_the_driver_receives_no_states(
     assert stored_snapshots(tmp_path / "run.tams") == computed_snapshots(reference)
 
 
+@pytest.mark.parametrize("kind", ["serial", "dask"])
+def test_a_clones_worker_reads_one_stored_state_of_its_parent_and_the_run_is_the_same(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With states kept every third step, a clone restarts from the last state kept before its
+    branching point and replays: its worker reads that state alone (and the noises from it),
+    not the states of the whole prefix, and the run is the in-memory run, bit for bit."""
+    config = small(tmp_path / "run.tams")
+    config["trajectory"]["store_state_every"] = 3
+    reference = TAMS(None, small(None) | {"trajectory": config["trajectory"]}).run()
+    runner = SerialRunner() if kind == "serial" else DaskRunner(workers=2)
+    result = TAMS(None, config, runner=runner).run()
+    assert result == reference
+    db, memory = open_database(tmp_path / "run.tams"), reference.database
+    assert memory is not None
+    for key in memory.stored_keys():
+        assert db.trajectory(key) == memory.trajectory(key)
+
+    from pytams.io import _columns
+
+    read: list[int] = []  # the state samples each read takes from the files
+    original = _columns._read_values
+
+    def counting(ds: Any, name: str, *args: Any) -> list[Any]:
+        values = original(ds, name, *args)
+        if name == "state":
+            read.append(len(values))
+        return values
+
+    monkeypatch.setattr(_columns, "_read_values", counting)
+    files = WorkerFiles((tmp_path / "run.tams").absolute(), "1")
+    deep = 0
+    for key in db.stored_keys():
+        whole = db.trajectory(key)
+        level = sorted(whole.scores)[len(whole) // 2]  # a branching point within the trajectory
+        read.clear()
+        parent = files.read_parent(key, level)
+        assert sum(read) == 1  # the state the clone restarts from
+        branch = whole.first_above(level)
+        start = whole.last_stored_state(branch)
+        assert parent.times == whole.times
+        assert parent.scores == whole.scores
+        assert parent.states[start] == whole.states[start] is not None
+        assert parent.noises[start + 1 : branch + 1] == whole.noises[start + 1 : branch + 1]
+        read.clear()
+        files.read(key)  # a whole read: every state of every file of the chain
+        deep += len(read) > 2
+        assert sum(read) >= sum(state is not None for state in whole.states) >= 2
+    assert deep >= 5  # trajectories whose whole read opens more than two files
+
+
 def stored_snapshots(path: Path) -> dict[TrajectoryKey, int]:
     """The snapshots each trajectory file holds."""
     held = {}

@@ -44,7 +44,7 @@ from pytams.core.segment import (
     replay,
     run_segment,
 )
-from pytams.core.store import StoredTrajectory
+from pytams.core.store import StoredTrajectory, TrajectoryFiles
 from pytams.core.trajectory import Trajectory
 
 NOISE_BLOCK = 64
@@ -392,7 +392,7 @@ def run_unit(context: RunContext, unit: Sequence[SegmentTask]) -> list[SegmentRe
     files = context.files
     if files is None:
         return _run(context, unit)
-    parents = {t.key: files.read(t.parent) for t in unit if t.parent is not None}
+    parents = {t.key: _read_parent(files, t) for t in unit if t.parent is not None}
     sent = {t.key: t for t in unit}  # what the driver sent: no states
     receipts = []
     for result in _run(context, [_resolved(t, parents.get(t.key)) for t in unit]):
@@ -401,6 +401,21 @@ def run_unit(context: RunContext, unit: Sequence[SegmentTask]) -> list[SegmentRe
         stored = StoredTrajectory.of(trajectory)
         receipts.append(SegmentResult(task=sent[result.task.key], stored=stored))
     return receipts
+
+
+def _read_parent(files: TrajectoryFiles, task: SegmentTask) -> Trajectory:
+    """The parent of the clone ``task``: only what the clone needs, when ``files`` can say.
+
+    A `TrajectoryFiles` may offer ``read_parent(key, level)``: the parent's times and scores,
+    and its noises and states from its last stored state before the branching point to it (a
+    large state is then read once, not once per stored snapshot of the prefix).
+    """
+    assert task.parent is not None
+    read_parent = getattr(files, "read_parent", None)
+    if read_parent is None or task.resolved or task.level is None:
+        return files.read(task.parent)
+    parent: Trajectory = read_parent(task.parent, task.level)
+    return parent
 
 
 def _run(context: RunContext, unit: Sequence[SegmentTask]) -> list[SegmentResult]:

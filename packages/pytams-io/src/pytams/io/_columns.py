@@ -442,8 +442,24 @@ def write_data(writes: Writes) -> None:
         var[...] = values
 
 
+class Unread:
+    """The mark of a value that a file holds but a partial read left there (`read_column`)."""
+
+    def __repr__(self) -> str:
+        return "UNREAD"
+
+
+UNREAD = Unread()
+
+
 def read_column(
-    ds: Any, name: str, n: int, roots: PathRoots | None, *, allow_pickle: bool = False
+    ds: Any,
+    name: str,
+    n: int,
+    roots: PathRoots | None,
+    *,
+    allow_pickle: bool = False,
+    wanted: range | None = None,
 ) -> list[Any]:
     """Read back the column ``name`` of ``n`` snapshots exactly as it was written.
 
@@ -453,6 +469,8 @@ def read_column(
         n: The number of snapshots.
         roots: Where paths stored relative to the database directory are rebuilt from.
         allow_pickle: Unpickle a ``pickle`` column (runs code: trusted databases only).
+        wanted: Read only these snapshots' values (all if None): a snapshot outside it that
+            holds a value gets `UNREAD`, one that holds none gets None, as in a whole read.
 
     Raises:
         UntrustedPickleError: When the column holds pickles and ``allow_pickle`` is false.
@@ -466,12 +484,22 @@ def read_column(
         msg = f"{name}: unknown kind {kind!r} (written by a newer pytams-io?)"
         raise ValueError(msg)
     var = ds.variables[name]
-    values = _read_values(ds, name, kind, var, roots, allow_pickle)
     index = _read_index(ds, name, var.getncattr("pytams_present"), n)
-    if len(index) != len(values) or (index and not 0 <= min(index) <= max(index) < n):
-        msg = f"{name}: {len(values)} values for {len(index)} snapshot indices out of {n}"
+    if index and not 0 <= min(index) <= max(index) < n:
+        msg = f"{name}: snapshot indices {min(index)}..{max(index)} out of {n}"
         raise ValueError(msg)
-    for i, value in zip(index, values, strict=True):
+    rows = slice(None)
+    if wanted is not None:  # the samples of the wanted snapshots: a run of them (sorted)
+        chosen = [j for j, i in enumerate(index) if i in wanted]
+        rows = slice(chosen[0], chosen[-1] + 1) if chosen else slice(0, 0)
+        for i in index:
+            column[i] = UNREAD
+    values = _read_values(ds, name, kind, var, roots, allow_pickle, rows)
+    samples = index[rows]
+    if len(samples) != len(values):
+        msg = f"{name}: {len(values)} values for {len(samples)} snapshot indices out of {n}"
+        raise ValueError(msg)
+    for i, value in zip(samples, values, strict=True):
         column[i] = value
     return column
 
@@ -489,24 +517,35 @@ def _read_index(ds: Any, name: str, present: str, n: int) -> list[int]:
 
 
 def _read_values(
-    ds: Any, name: str, kind: str, var: Any, roots: PathRoots | None, allow_pickle: bool
+    ds: Any,
+    name: str,
+    kind: str,
+    var: Any,
+    roots: PathRoots | None,
+    allow_pickle: bool,
+    rows: slice = slice(None),
 ) -> list[Any]:
-    """The present values of a column of ``kind``."""
+    """The present values of a column of ``kind``: samples ``rows`` of them.
+
+    Numbers and fixed-shape arrays read only those samples from the file (a large state is
+    read alone); the other kinds read every sample and keep those.
+    """
     if kind in ("bytes", "bigint", "pickle"):
-        return _read_blobs(ds, name, kind, var, allow_pickle)
+        return _read_blobs(ds, name, kind, var, allow_pickle)[rows]
     if kind == "tree":
-        return _read_tree(ds, name, var, roots, allow_pickle)
+        return _read_tree(ds, name, var, roots, allow_pickle)[rows]
     if kind in ("str", "path"):
-        return _read_text(ds, name, kind, var, roots)
+        return _read_text(ds, name, kind, var, roots)[rows]
     if kind in _NUMBERS:
-        values: list[Any] = var[...].tolist()
+        values: list[Any] = var[rows].tolist()
         return [bool(v) for v in values] if kind == "bool" else values
-    data = _from_stored(var[...], *_stored_as(var))
+    if kind == "ragged":  # the samples are flattened together: read whole, then keep
+        data = _from_stored(var[...], *_stored_as(var))
+        return _unflatten(data, ds.variables[f"{name}_shape"][...].tolist())[rows]
+    data = _from_stored(var[rows], *_stored_as(var))
     if kind == "complex":
         numbers: list[Any] = data.tolist()
         return numbers
-    if kind == "ragged":
-        return _unflatten(data, ds.variables[f"{name}_shape"][...].tolist())
     if kind == "ndarray":
         return [data[j, ...] for j in range(data.shape[0])]
     return [data[j] for j in range(data.shape[0])]

@@ -104,13 +104,14 @@ def own_part(trajectory: Trajectory, shared: int) -> Trajectory:
 
 
 def read_trajectory_file(
-    ds: Any, roots: PathRoots, *, allow_pickle: bool = False
+    ds: Any, roots: PathRoots, *, allow_pickle: bool = False, wanted: range | None = None
 ) -> tuple[Trajectory, int]:
     """The snapshots in an open file and how many leading ones its parent's file holds.
 
     The whole trajectory is the parent's first ``shared`` snapshots followed by these
     (`pytams.io._worker_files.assemble`); ``shared`` is 0 for a whole file. Pickled columns
-    are read only with ``allow_pickle``.
+    are read only with ``allow_pickle``. ``wanted``: the snapshots (of this file) whose noise
+    and state are read; the others' are `pytams.io._columns.UNREAD` (all read if None).
 
     Raises:
         UntrustedPickleError: When a column holds pickles and ``allow_pickle`` is false.
@@ -138,8 +139,8 @@ def read_trajectory_file(
         branch_index=None if branch < 0 else branch,
         times=times.tolist(),
         scores=scores.tolist(),
-        noises=read_column(ds, "noise", n, None, allow_pickle=allow_pickle),
-        states=read_column(ds, "state", n, roots, allow_pickle=allow_pickle),
+        noises=read_column(ds, "noise", n, None, allow_pickle=allow_pickle, wanted=wanted),
+        states=read_column(ds, "state", n, roots, allow_pickle=allow_pickle, wanted=wanted),
         converged=bool(ds.pytams_converged),
         model_steps=int(ds.pytams_model_steps),
     )

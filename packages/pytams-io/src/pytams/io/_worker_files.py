@@ -18,7 +18,7 @@ from pathlib import Path
 from pytams.core.errors import DatabaseCorruptError, StorageError
 from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 from pytams.io import _files
-from pytams.io._columns import PathRoots
+from pytams.io._columns import UNREAD, PathRoots
 from pytams.io._files import open_for_reading
 from pytams.io._layout import Layout, restore_advice
 from pytams.io._trajectory_file import (
@@ -61,6 +61,48 @@ class WorkerFiles:
 
         return assemble(key, read_part)
 
+    def read_parent(self, key: TrajectoryKey, level: float) -> Trajectory:
+        """The trajectory ``key`` as its clone above ``level`` needs it (`pytams.core.run_unit`).
+
+        Every time and score (they give the branching point and the clone's maximum), and the
+        noises and states from the last stored state at or before the branching point to it;
+        the other noises and states are `pytams.io._columns.UNREAD`. So a clone's worker reads
+        one stored state of its parent, not every state of the prefix it shares.
+
+        Raises:
+            StorageError: When this worker does not see the database directory.
+            DatabaseCorruptError: When a file is missing or damaged (naming it).
+            ValueError: When the trajectory never rises above ``level``.
+        """
+        layout, roots = self._layout(), self._roots()
+        fix = restore_advice(self.path)
+        chain: list[tuple[TrajectoryKey, int, int]] = []  # each file, newest first: its key,
+        # the first snapshot of the whole it holds, and the end of those it gives the whole
+
+        def read_part(part_key: TrajectoryKey, wanted: range = range(0)) -> tuple[Trajectory, int]:
+            path = layout.trajectory_file(part_key)
+            return read_key_file(path, part_key, roots, self.allow_pickle, fix, wanted)
+
+        def read_scores(part_key: TrajectoryKey) -> tuple[Trajectory, int]:
+            part, shared = read_part(part_key)
+            # its clone (read before it) holds the whole's snapshots after its shared prefix
+            end = chain[-1][1] if chain else shared + len(part)
+            chain.append((part_key, shared, end))
+            return part, shared
+
+        whole = assemble(key, read_scores)
+        branch = whole.first_above(level)
+        start = whole.last_stored_state(branch)
+        for part_key, first, end in chain:
+            low, high = max(start, first), min(branch, end - 1)
+            if low > high:
+                continue
+            part, _ = read_part(part_key, range(low - first, high - first + 1))
+            for index in range(low, high + 1):
+                whole.noises[index] = part.noises[index - first]
+                whole.states[index] = part.states[index - first]
+        return whole
+
     def write(self, trajectory: Trajectory) -> None:
         """See `pytams.core.store.TrajectoryFiles`: durable when it returns.
 
@@ -72,10 +114,14 @@ class WorkerFiles:
         """
         target = self._layout().trajectory_file(trajectory.key)
         roots, units, shared = self._roots(), self.time_units, shared_prefix(trajectory)
+        own = own_part(trajectory, shared)
+        if any(value is UNREAD for value in (*own.noises, *own.states)):
+            msg = f"trajectory {trajectory.key}: a snapshot of its own was left unread"
+            raise AssertionError(msg)
         tmp = _files.write_temporary(  # the module's, as for commit
             target,
             lambda ds: fill_trajectory_file(ds, trajectory, roots, units, shared=shared),
-            trajectory_format(own_part(trajectory, shared)),
+            trajectory_format(own),
         )
         _files.commit(tmp, target)  # the module's: crash tests watch every commit
 
@@ -97,11 +143,16 @@ class WorkerFiles:
 
 
 def read_key_file(
-    path: Path, key: TrajectoryKey, roots: PathRoots, allow_pickle: bool, fix: str
+    path: Path,
+    key: TrajectoryKey,
+    roots: PathRoots,
+    allow_pickle: bool,
+    fix: str,
+    wanted: range | None = None,
 ) -> tuple[Trajectory, int]:
     """The snapshots in the file ``path`` of trajectory ``key`` and how many its parent holds.
 
-    See `pytams.io._trajectory_file.read_trajectory_file`.
+    See `pytams.io._trajectory_file.read_trajectory_file` (and its ``wanted``).
 
     Raises:
         DatabaseCorruptError: When the file is missing, damaged or holds another trajectory.
@@ -109,7 +160,7 @@ def read_key_file(
     """
     try:
         with open_for_reading(path, f"the file of trajectory {key}", fix) as ds:
-            part, shared = read_trajectory_file(ds, roots, allow_pickle=allow_pickle)
+            part, shared = read_trajectory_file(ds, roots, allow_pickle=allow_pickle, wanted=wanted)
     except UntrustedPickleError as exc:
         raise UntrustedPickleError(f"{path}: {exc}") from None
     if part.key != key:
