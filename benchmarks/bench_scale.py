@@ -40,7 +40,6 @@ import math
 import multiprocessing
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -194,8 +193,9 @@ def peak_rss() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def wide_run(n: int) -> tuple[int, int, int]:
-    """A run of WideOU on netCDF: (bytes on disk, bytes of states computed, peak RSS growth)."""
+def wide_run(n: int) -> tuple[int, int, int, tuple[float, float, float, float]]:
+    """A run of WideOU on netCDF: (bytes on disk, bytes of states computed, peak RSS growth,
+    `parent_reads` of its clones)."""
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
         warm = {
@@ -217,9 +217,28 @@ def wide_run(n: int) -> tuple[int, int, int]:
         disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
         snapshots = result.model_steps + n + len(result.levels)  # each segment's start too
         peak = peak_rss()
-        return disk, snapshots * STATE_SIZE * 8, peak - before
+        reads = parent_reads(store)
+        return disk, snapshots * STATE_SIZE * 8, peak - before, reads
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def parent_reads(store: NetCDFStore) -> tuple[float, float, float, float]:
+    """What a clone's worker reads of its parent, for every clone of the run, per clone: the
+    bytes of states and the seconds of `WorkerFiles.read_parent` (what a worker does), then
+    of a whole read of the parent (what it did before)."""
+    files = store.worker_files()
+    clones = [
+        (parent, record.level) for record in store.read_iterations() for parent in record.parents
+    ]
+    figures = []
+    for whole in (False, True):
+        started, states = time.perf_counter(), 0
+        for parent, level in clones:
+            trajectory = files.read(parent) if whole else files.read_parent(parent, level)
+            states += sum(s.nbytes for s in trajectory.states if isinstance(s, np.ndarray))
+        figures += [states / len(clones), (time.perf_counter() - started) / len(clones)]
+    return figures[0], figures[1], figures[2], figures[3]
 
 
 def cluster_config(n: int, iterations: int) -> dict[str, Any]:
@@ -285,11 +304,8 @@ def replay_by_hand(address: str, phases: list[list[int]]) -> float:
     The same work as the run's, without pytams: one dask future per trajectory, a phase's
     futures submitted together and awaited as they complete, as dask's documentation does it.
     """
-    import cloudpickle
     from distributed import Client, as_completed
 
-    if __name__ != "__main__":  # imported: the workers cannot import this file
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])
     with Client(address) as client:  # type: ignore[no-untyped-call]
         started = time.perf_counter()
         for phase in phases:
@@ -350,12 +366,18 @@ def main() -> None:
     growth: dict[int, int] = {}
     with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
         for n in (25, 100):
-            on_disk, computed, growth[n] = pool.apply(wide_run, (n,))
+            on_disk, computed, growth[n], reads = pool.apply(wide_run, (n,))
             ratio = on_disk / computed
             print(
                 f"[scale]   N = {n:>3}: disk {on_disk / 1e6:6.1f} MB, states computed "
                 f"{computed / 1e6:6.1f} MB, ratio {ratio:.2f}x (target <= {DISK_TARGET}x: "
                 f"{verdict(ratio, DISK_TARGET)}); driver peak RSS growth {growth[n] / 1e6:.1f} MB"
+            )
+            print(
+                f"[scale]            a clone's worker reads of its parent {reads[0] / 1e3:.0f} KB "
+                f"of states in {reads[1] * 1e3:.2f} ms; the whole parent: {reads[2] / 1e3:.0f} KB "
+                f"in {reads[3] * 1e3:.2f} ms ({reads[2] / reads[0]:.0f}x the bytes, "
+                f"{reads[3] / reads[1]:.1f}x the time)"
             )
     extra = growth[100] - growth[25]
     ensembles = (100 - 25) * ENSEMBLE_MEMBER_BYTES
@@ -381,6 +403,7 @@ def main() -> None:
         f"{by_hand:.2f} s, {reached_by_hand:.0%} of the bound; the run against them: "
         f"{wall / by_hand:.2f}x (pytams' own cost on the cluster)"
     )
+
 
 if __name__ == "__main__":
     main()
