@@ -20,7 +20,7 @@ import pytest
 
 from pytams.core import TAMS, MemoryStore, RunContext, SegmentResult, SegmentTask, SerialRunner
 from pytams.core.errors import StorageError
-from pytams.core.trajectory import Trajectory, TrajectoryKey
+from pytams.core.trajectory import Trajectory, TrajectoryKey, _same
 from pytams.io import NetCDFStore, open_database
 from pytams.io._worker_files import WorkerFiles
 from pytams.runners import AsyncioRunner, DaskRunner
@@ -108,25 +108,45 @@ def test_workers_store_trajectories_and_the_driver_receives_no_states(
     assert stored_snapshots(tmp_path / "run.tams") == computed_snapshots(reference)
 
 
+BIG = f"{HERE / 'big_state.py'}:BigStateOU"
+
+
+def sparse_states(path: Path | None) -> dict[str, Any]:
+    """16 KB states kept every third step: a clone restarts from one and replays."""
+    config: dict[str, Any] = {
+        "model": {"size": 2_000},
+        "tams": {"ntrajectories": 12, "kills_per_iteration": 2, "seed": 3, "max_iterations": 25},
+        "trajectory": {
+            "end_time": 1.0,
+            "step_size": 0.02,
+            "target_score": 1.0,
+            "store_state_every": 3,
+        },
+    }
+    if path is not None:
+        config["database"] = {"path": str(path)}
+    return config
+
+
 @pytest.mark.parametrize("kind", ["serial", "dask"])
-def test_a_clones_worker_reads_one_stored_state_of_its_parent_and_the_run_is_the_same(
+def test_a_clones_worker_reads_the_state_it_restarts_from_and_the_run_is_the_same(
     tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With states kept every third step, a clone restarts from the last state kept before its
-    branching point and replays: its worker reads that state alone (and the noises from it),
-    not the states of the whole prefix, and the run is the in-memory run, bit for bit."""
-    config = small(tmp_path / "run.tams")
-    config["trajectory"]["store_state_every"] = 3
-    reference = TAMS(None, small(None) | {"trajectory": config["trajectory"]}).run()
+    """A clone restarts from the last state kept before its branching point and replays: its
+    worker reads that state (and the noises from it), not the states of the whole prefix,
+    except from a file whose states are small enough to read whole in one opening; the run is
+    the in-memory run, bit for bit."""
+    reference = TAMS(BIG, sparse_states(None)).run()
     runner = SerialRunner() if kind == "serial" else DaskRunner(workers=2)
-    result = TAMS(None, config, runner=runner).run()
+    result = TAMS(BIG, sparse_states(tmp_path / "run.tams"), runner=runner).run()
     assert result == reference
+    assert result.iterations >= 10
     db, memory = open_database(tmp_path / "run.tams"), reference.database
     assert memory is not None
     for key in memory.stored_keys():
         assert db.trajectory(key) == memory.trajectory(key)
 
-    from pytams.io import _columns
+    from pytams.io import _columns, _worker_files
 
     read: list[int] = []  # the state samples each read takes from the files
     original = _columns._read_values
@@ -139,24 +159,28 @@ def test_a_clones_worker_reads_one_stored_state_of_its_parent_and_the_run_is_the
 
     monkeypatch.setattr(_columns, "_read_values", counting)
     files = WorkerFiles((tmp_path / "run.tams").absolute(), "1")
-    deep = 0
+    samples = {"parent": 0, "whole": 0, "one by one": 0}
     for key in db.stored_keys():
         whole = db.trajectory(key)
         level = sorted(whole.scores)[len(whole) // 2]  # a branching point within the trajectory
-        read.clear()
-        parent = files.read_parent(key, level)
-        assert sum(read) == 1  # the state the clone restarts from
         branch = whole.first_above(level)
         start = whole.last_stored_state(branch)
-        assert parent.times == whole.times
-        assert parent.scores == whole.scores
-        assert parent.states[start] == whole.states[start] is not None
-        assert parent.noises[start + 1 : branch + 1] == whole.noises[start + 1 : branch + 1]
         read.clear()
         files.read(key)  # a whole read: every state of every file of the chain
-        deep += len(read) > 2
-        assert sum(read) >= sum(state is not None for state in whole.states) >= 2
-    assert deep >= 5  # trajectories whose whole read opens more than two files
+        samples["whole"] += sum(read)
+        for small, counted in ((_worker_files.READ_WHOLE_BELOW, "parent"), (0, "one by one")):
+            monkeypatch.setattr(_worker_files, "READ_WHOLE_BELOW", small)
+            read.clear()
+            parent = files.read_parent(key, level)
+            samples[counted] += sum(read)
+            if not small:
+                assert sum(read) == 1  # the state the clone restarts from, alone
+            assert parent.times == whole.times
+            assert parent.scores == whole.scores
+            assert _same(parent.states[start : branch + 1], whole.states[start : branch + 1])
+            assert _same(parent.noises[start : branch + 1], whole.noises[start : branch + 1])
+    assert samples["one by one"] == len(db.stored_keys())
+    assert samples["parent"] < samples["whole"] / 2
 
 
 def stored_snapshots(path: Path) -> dict[TrajectoryKey, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -104,7 +105,12 @@ def own_part(trajectory: Trajectory, shared: int) -> Trajectory:
 
 
 def read_trajectory_file(
-    ds: Any, roots: PathRoots, *, allow_pickle: bool = False, wanted: range | None = None
+    ds: Any,
+    roots: PathRoots,
+    *,
+    allow_pickle: bool = False,
+    wanted: range | None = None,
+    whole_below: int = 0,
 ) -> tuple[Trajectory, int]:
     """The snapshots in an open file and how many leading ones its parent's file holds.
 
@@ -112,6 +118,8 @@ def read_trajectory_file(
     (`pytams.io._worker_files.assemble`); ``shared`` is 0 for a whole file. Pickled columns
     are read only with ``allow_pickle``. ``wanted``: the snapshots (of this file) whose noise
     and state are read; the others' are `pytams.io._columns.UNREAD` (all read if None).
+    ``whole_below``: every noise and state is read all the same when they take fewer bytes
+    in the file (less than opening it again for them would cost).
 
     Raises:
         UntrustedPickleError: When a column holds pickles and ``allow_pickle`` is false.
@@ -130,6 +138,8 @@ def read_trajectory_file(
             "install a pytams-io that reads it"
         )
         raise ValueError(msg)
+    if wanted is not None and noise_and_state_bytes(ds) < whole_below:
+        wanted = None
     parent = str(ds.pytams_parent)
     branch = int(ds.pytams_branch_index)
     shared = int(ds.pytams_shared_prefix) if "pytams_shared_prefix" in ds.ncattrs() else 0
@@ -145,3 +155,13 @@ def read_trajectory_file(
         model_steps=int(ds.pytams_model_steps),
     )
     return part, shared
+
+
+def noise_and_state_bytes(ds: Any) -> int:
+    """The bytes of an open trajectory file's noise and state variables (text: 64 a value)."""
+    total = 0
+    for name, var in ds.variables.items():
+        if name.split("_")[0] in ("noise", "state"):
+            size = var.dtype.itemsize if isinstance(var.dtype, np.dtype) else 64
+            total += math.prod(var.shape) * size
+    return total

@@ -30,6 +30,10 @@ from pytams.io._trajectory_file import (
 )
 from pytams.io._trust import UntrustedPickleError
 
+# a file whose noises and states take fewer bytes is read whole by `WorkerFiles.read_parent`:
+# reading them costs less than opening the file a second time for the few it needs
+READ_WHOLE_BELOW = 64 * 2**10
+
 
 @dataclass(frozen=True)
 class WorkerFiles:
@@ -66,8 +70,10 @@ class WorkerFiles:
 
         Every time and score (they give the branching point and the clone's maximum), and the
         noises and states from the last stored state at or before the branching point to it;
-        the other noises and states are `pytams.io._columns.UNREAD`. So a clone's worker reads
-        one stored state of its parent, not every state of the prefix it shares.
+        the other noises and states may be `pytams.io._columns.UNREAD`. So a clone's worker
+        reads one stored state of its parent, not every state of the prefix it shares (a file
+        of small states, under `READ_WHOLE_BELOW` bytes, is read whole: cheaper than opening
+        it twice).
 
         Raises:
             StorageError: When this worker does not see the database directory.
@@ -79,12 +85,12 @@ class WorkerFiles:
         chain: list[tuple[TrajectoryKey, int, int]] = []  # each file, newest first: its key,
         # the first snapshot of the whole it holds, and the end of those it gives the whole
 
-        def read_part(part_key: TrajectoryKey, wanted: range = range(0)) -> tuple[Trajectory, int]:
+        def read_part(part_key: TrajectoryKey, wanted: range, small: int) -> tuple[Trajectory, int]:
             path = layout.trajectory_file(part_key)
-            return read_key_file(path, part_key, roots, self.allow_pickle, fix, wanted)
+            return read_key_file(path, part_key, roots, self.allow_pickle, fix, wanted, small)
 
         def read_scores(part_key: TrajectoryKey) -> tuple[Trajectory, int]:
-            part, shared = read_part(part_key)
+            part, shared = read_part(part_key, range(0), READ_WHOLE_BELOW)
             # its clone (read before it) holds the whole's snapshots after its shared prefix
             end = chain[-1][1] if chain else shared + len(part)
             chain.append((part_key, shared, end))
@@ -95,9 +101,10 @@ class WorkerFiles:
         start = whole.last_stored_state(branch)
         for part_key, first, end in chain:
             low, high = max(start, first), min(branch, end - 1)
-            if low > high:
-                continue
-            part, _ = read_part(part_key, range(low - first, high - first + 1))
+            needed = range(low, high + 1)
+            if all(whole.states[i] is not UNREAD and whole.noises[i] is not UNREAD for i in needed):
+                continue  # none, or read already (a file of small states is read whole)
+            part, _ = read_part(part_key, range(low - first, high - first + 1), 0)
             for index in range(low, high + 1):
                 whole.noises[index] = part.noises[index - first]
                 whole.states[index] = part.states[index - first]
@@ -149,10 +156,11 @@ def read_key_file(
     allow_pickle: bool,
     fix: str,
     wanted: range | None = None,
+    whole_below: int = 0,
 ) -> tuple[Trajectory, int]:
     """The snapshots in the file ``path`` of trajectory ``key`` and how many its parent holds.
 
-    See `pytams.io._trajectory_file.read_trajectory_file` (and its ``wanted``).
+    See `pytams.io._trajectory_file.read_trajectory_file` (``wanted``, ``whole_below``).
 
     Raises:
         DatabaseCorruptError: When the file is missing, damaged or holds another trajectory.
@@ -160,7 +168,9 @@ def read_key_file(
     """
     try:
         with open_for_reading(path, f"the file of trajectory {key}", fix) as ds:
-            part, shared = read_trajectory_file(ds, roots, allow_pickle=allow_pickle, wanted=wanted)
+            part, shared = read_trajectory_file(
+                ds, roots, allow_pickle=allow_pickle, wanted=wanted, whole_below=whole_below
+            )
     except UntrustedPickleError as exc:
         raise UntrustedPickleError(f"{path}: {exc}") from None
     if part.key != key:
