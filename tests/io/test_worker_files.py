@@ -134,9 +134,13 @@ def test_a_clones_worker_reads_the_state_it_restarts_from_and_the_run_is_the_sam
 ) -> None:
     """A clone restarts from the last state kept before its branching point and replays: its
     worker reads that state (and the noises from it), not the states of the whole prefix,
-    except from a file whose states are small enough to read whole in one opening; the run is
-    the in-memory run, bit for bit."""
+    except from a file whose states are small enough to read whole in one opening (64 KiB here,
+    so that the test's files take both ways); the run is the in-memory run, bit for bit."""
+    from pytams.io import _columns, _worker_files
+
     reference = TAMS(BIG, sparse_states(None)).run()
+    if kind == "serial":  # the serial worker is this process: it reads each state alone
+        monkeypatch.setattr(_worker_files, "READ_WHOLE_BELOW", 0)
     runner = SerialRunner() if kind == "serial" else DaskRunner(workers=2)
     result = TAMS(BIG, sparse_states(tmp_path / "run.tams"), runner=runner).run()
     assert result == reference
@@ -145,8 +149,6 @@ def test_a_clones_worker_reads_the_state_it_restarts_from_and_the_run_is_the_sam
     assert memory is not None
     for key in memory.stored_keys():
         assert db.trajectory(key) == memory.trajectory(key)
-
-    from pytams.io import _columns, _worker_files
 
     read: list[int] = []  # the state samples each read takes from the files
     original = _columns._read_values
@@ -168,7 +170,7 @@ def test_a_clones_worker_reads_the_state_it_restarts_from_and_the_run_is_the_sam
         read.clear()
         files.read(key)  # a whole read: every state of every file of the chain
         samples["whole"] += sum(read)
-        for small, counted in ((_worker_files.READ_WHOLE_BELOW, "parent"), (0, "one by one")):
+        for small, counted in ((64 * 2**10, "parent"), (0, "one by one")):
             monkeypatch.setattr(_worker_files, "READ_WHOLE_BELOW", small)
             read.clear()
             parent = files.read_parent(key, level)
