@@ -245,24 +245,18 @@ def parent_reads() -> tuple[float, float, float, float]:
         }
         store = NetCDFStore(root / "run.tams")
         TAMS(WideOU, config, store=store).run()
-        return _parent_reads(store)
+        files = store.worker_files()
+        clones = [(p, record.level) for record in store.read_iterations() for p in record.parents]
+        figures = []
+        for whole in (False, True):
+            started, states = time.perf_counter(), 0
+            for parent, level in clones:
+                trajectory = files.read(parent) if whole else files.read_parent(parent, level)
+                states += sum(s.nbytes for s in trajectory.states if isinstance(s, np.ndarray))
+            figures += [states / len(clones), (time.perf_counter() - started) / len(clones)]
+        return figures[0], figures[1], figures[2], figures[3]
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _parent_reads(store: NetCDFStore) -> tuple[float, float, float, float]:
-    files = store.worker_files()
-    clones = [
-        (parent, record.level) for record in store.read_iterations() for parent in record.parents
-    ]
-    figures = []
-    for whole in (False, True):
-        started, states = time.perf_counter(), 0
-        for parent, level in clones:
-            trajectory = files.read(parent) if whole else files.read_parent(parent, level)
-            states += sum(s.nbytes for s in trajectory.states if isinstance(s, np.ndarray))
-        figures += [states / len(clones), (time.perf_counter() - started) / len(clones)]
-    return figures[0], figures[1], figures[2], figures[3]
 
 
 def cluster_config(n: int, iterations: int) -> dict[str, Any]:

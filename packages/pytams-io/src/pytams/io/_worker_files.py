@@ -106,7 +106,7 @@ class WorkerFiles:
             if all(whole.states[i] is not UNREAD and whole.noises[i] is not UNREAD for i in needed):
                 continue  # none, or read already (a file of small states is read whole)
             part, _ = read_part(part_key, range(low - first, high - first + 1), 0)
-            for index in range(low, high + 1):
+            for index in needed:
                 whole.noises[index] = part.noises[index - first]
                 whole.states[index] = part.states[index - first]
         return whole

@@ -100,7 +100,7 @@ def run_offered(token: str, unit: bytes) -> list[SegmentResult]:
     if payload is None:
         msg = f"the run's context {token} is not on this worker"
         raise ContextMissingError(msg)
-    return run_unit(cached_context(token, payload), pickle.loads(unit))
+    return run_packed(token, payload, unit)
 
 
 def cached_context(token: str, payload: bytes) -> RunContext:

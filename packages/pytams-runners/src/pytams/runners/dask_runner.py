@@ -782,8 +782,6 @@ class DaskRunner:
         and to every worker that joins or restarts later. The previous context's plugin is
         withdrawn. ``again``: offered anew, under a new token (a worker lacked it).
         """
-        from pytams.runners._context_plugin import ContextPlugin
-
         shipped = self._shipped
         if shipped is not None and shipped[0] is context:
             if not again:
@@ -791,6 +789,8 @@ class DaskRunner:
             blob = shipped[3]
         else:
             blob = pack_context(context, dumps)
+        from pytams.runners._context_plugin import ContextPlugin
+
         self._withdraw()
         token = new_token()
         name = f"pytams-context-{token}"
