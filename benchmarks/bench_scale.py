@@ -15,7 +15,10 @@ Prints, measured in this run (lines prefixed ``[scale]``):
   per iteration at 10,000 as at 1,000 (what the driver does for each clone is the same).
   One run is not enough: a window's mean moves with the garbage collections and the kernel's
   scheduling that land in it (seven in-memory runs of the same code on a quiet machine,
-  2026-11-29: 1.05-1.35x; the ratio of the windows' medians 1.02-1.29x).
+  2026-11-29: 1.05-1.35x; the ratio of the windows' medians 1.02-1.29x). Beside it, the
+  segments' CPU per clone (the model's steps and, on netCDF, the worker reading its parent's
+  chain of files and writing its own): constant when a worker keeps the times and scores of
+  the files it read (`pytams.io._worker_files.TIMELINES`).
 - a run with 8 KB states (N = 25 and N = 100 on netCDF, in a fresh process each): the bytes on
   disk against the bytes of the states computed (target: at most 1.2x), and the driver's peak
   RSS above its size before the run, with the store's trajectory cache set to 16 MiB
@@ -121,6 +124,12 @@ class ClockedRunner:
         marks = np.array(self.marks[first + 1 : last + 2])
         per_iteration = np.diff(marks[:, 0]) - np.diff(marks[:, 1])
         return float(per_iteration.mean()), float(np.median(per_iteration))
+
+    def segment_cpu(self, first: int, last: int) -> float:
+        """The segments' CPU per iteration over iterations first..last - 1 (seconds): the
+        model's steps and, on netCDF, the worker's reading and writing of files."""
+        marks = np.array(self.marks[first + 1 : last + 2])
+        return float(np.diff(marks[:, 1]).mean())
 
     def clones(self, first: int, last: int) -> float:
         """The mean number of clones per iteration over iterations first..last - 1."""
@@ -354,7 +363,8 @@ def main() -> None:
         )
     print(
         f"[scale] N = 1,000: the driver's cost around iteration 10,000 against 1,000, "
-        f"{LATE_RUNS} runs each (per iteration; clones per iteration; per clone):"
+        f"{LATE_RUNS} runs each (per iteration; clones per iteration; per clone), and the "
+        "segments' (the model's steps, the worker's file reads and writes) per clone:"
     )
     for disk in (False, True):
         store = "netCDF   " if disk else "in memory"
@@ -365,6 +375,8 @@ def main() -> None:
             late, _ = runner.driver_cpu(LATE - 250, LATE + 250)
             early_clones = runner.clones(750, 1_250)
             late_clones = runner.clones(LATE - 250, LATE + 250)
+            early_segments = runner.segment_cpu(750, 1_250) / early_clones
+            late_segments = runner.segment_cpu(LATE - 250, LATE + 250) / late_clones
             per_clone = (late / late_clones) / (early / early_clones)
             ratios.append(per_clone)
             iteration_ratios.append(late / early)
@@ -372,7 +384,9 @@ def main() -> None:
                 f"[scale]   {store}  iteration 1,000: {early * 1e6:5.0f} us, "
                 f"{early_clones:.2f} clones   iteration 10,000: {late * 1e6:5.0f} us, "
                 f"{late_clones:.2f} clones   ratio {late / early:.2f}x per iteration, "
-                f"{late_clones / early_clones:.2f}x clones, {per_clone:.2f}x per clone"
+                f"{late_clones / early_clones:.2f}x clones, {per_clone:.2f}x per clone; "
+                f"segments {early_segments * 1e6:4.0f} and {late_segments * 1e6:4.0f} us per "
+                f"clone ({late_segments / early_segments:.2f}x)"
             )
         ratio, iteration_ratio = float(np.median(ratios)), float(np.median(iteration_ratios))
         print(

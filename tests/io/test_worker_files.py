@@ -185,6 +185,108 @@ def test_a_clones_worker_reads_the_state_it_restarts_from_and_the_run_is_the_sam
     assert samples["parent"] < samples["whole"] / 2
 
 
+def chain_files(path: Path, key: TrajectoryKey) -> int:
+    """The files a whole read of ``key`` opens: its own, then its parents' to a whole one."""
+    count = 1
+    while True:
+        with netCDF4.Dataset(path / "trajectories" / f"{key}.nc") as ds:
+            if not int(getattr(ds, "pytams_shared_prefix", 0)):
+                return count
+            key = TrajectoryKey.parse(ds.pytams_parent)
+        count += 1
+
+
+def test_a_worker_reads_the_times_and_scores_of_a_chain_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker keeps the times and scores of the files it read (`TIMELINES`): a second clone
+    of a parent opens only the files that hold the state it restarts from, and receives what
+    the first did; the run is the in-memory run, bit for bit."""
+    from pytams.io import _worker_files
+
+    reference = TAMS(BIG, sparse_states(None)).run()
+    result = TAMS(BIG, sparse_states(tmp_path / "run.tams")).run()
+    assert result == reference
+    db = open_database(tmp_path / "run.tams")
+    opened: list[Path] = []
+    original = _worker_files.read_key_file
+
+    def counting(path: Path, *args: Any) -> tuple[Trajectory, int]:
+        opened.append(path)
+        return original(path, *args)
+
+    monkeypatch.setattr(_worker_files, "read_key_file", counting)
+    monkeypatch.setattr(_worker_files, "READ_WHOLE_BELOW", 0)  # each state read alone
+    files = WorkerFiles((tmp_path / "run.tams").absolute(), "1")
+    deep = 0
+    for key in db.stored_keys():
+        whole = db.trajectory(key)
+        level = sorted(whole.scores)[len(whole) // 2]
+        branch = whole.first_above(level)
+        start = whole.last_stored_state(branch)
+        chain = chain_files(tmp_path / "run.tams", key)
+        deep = max(deep, chain)
+        _worker_files.TIMELINES.clear()
+        opened.clear()
+        first = files.read_parent(key, level)
+        for_states = len(opened) - chain  # the files holding snapshots start..branch
+        assert 1 <= for_states <= 2
+        opened.clear()
+        second = files.read_parent(key, level)
+        assert len(opened) == for_states  # the chain's times and scores were kept
+        for parent in (first, second):
+            assert parent.times == whole.times
+            assert parent.scores == whole.scores
+            assert _same(parent.states[start : branch + 1], whole.states[start : branch + 1])
+            assert _same(parent.noises[start : branch + 1], whole.noises[start : branch + 1])
+    assert deep >= 4  # the test's chains run through several files
+
+
+def test_a_kept_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    """`FileTimeline` keeps a file's times and scores while its inode, size and modification
+    time stay; a file written anew (a database made again at the same path) is read anew, and
+    a reader that refuses pickles never receives what one that allowed them read."""
+    from pytams.io._cache import FileTimeline
+    from pytams.io._columns import UNREAD
+
+    timelines = FileTimeline(2**20)
+    path = tmp_path / "000001-00001.nc"
+    path.write_bytes(b"first")
+    loads: list[str] = []
+
+    def load(label: str, state: Any = 1.5) -> Any:
+        def read() -> tuple[Trajectory, int]:
+            loads.append(label)
+            trajectory = Trajectory(key=TrajectoryKey(1, 1), times=[0.0, 1.0], scores=[0.1, 0.2])
+            trajectory.noises, trajectory.states = [None, 0.3], [state, None]
+            return trajectory, 1
+
+        return read
+
+    part, shared = timelines.read(path, True, load("first"))
+    assert (part.states, shared) == ([1.5, None], 1)  # read anew: as the reader gave it
+    part.times.append(9.0)  # the caller's to change
+    kept, shared = timelines.read(path, True, load("again"))
+    assert loads == ["first"]
+    assert (kept.times, kept.scores, shared) == ([0.0, 1.0], [0.1, 0.2], 1)
+    assert kept.states == [UNREAD, None]
+    assert kept.noises == [None, UNREAD]
+    timelines.read(path, False, load("no pickles"))
+    assert loads == ["first", "no pickles"]
+    replacement = tmp_path / "new"
+    replacement.write_bytes(b"second, longer")
+    replacement.replace(path)
+    part, _ = timelines.read(path, True, load("changed", state=2.5))
+    assert loads[-1] == "changed"
+    assert part.states == [2.5, None]
+    small = FileTimeline(64 * 2)  # room for one two-snapshot file
+    other = tmp_path / "other.nc"
+    other.write_bytes(b"x")
+    for name in (path, other, path):
+        small.read(name, True, load(name.name))
+    assert loads[-3:] == [path.name, other.name, path.name]  # the first was dropped
+
+
 def stored_snapshots(path: Path) -> dict[TrajectoryKey, int]:
     """The snapshots each trajectory file holds."""
     held = {}

@@ -18,6 +18,7 @@ from pathlib import Path
 from pytams.core.errors import DatabaseCorruptError, StorageError
 from pytams.core.trajectory import Trajectory, TrajectoryKey, join
 from pytams.io import _files
+from pytams.io._cache import FileTimeline
 from pytams.io._columns import UNREAD, PathRoots
 from pytams.io._files import open_for_reading
 from pytams.io._layout import Layout, restore_advice
@@ -34,6 +35,9 @@ from pytams.io._trust import UntrustedPickleError
 # reading them costs less than opening the file a second time for the few it needs (on the
 # development machine, from the page cache: an opening 0.26 ms, 408 KB of states 0.09 ms)
 READ_WHOLE_BELOW = 2**20
+# the times and scores of the files this process read lately (`FileTimeline`): some 64 bytes
+# a snapshot, so 32 MiB keep half a million snapshots of parent chains
+TIMELINES = FileTimeline(32 * 2**20)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,8 @@ class WorkerFiles:
         the other noises and states may be `pytams.io._columns.UNREAD`. So a clone's worker
         reads one stored state of its parent, not every state of the prefix it shares (a file
         of small states, under `READ_WHOLE_BELOW` bytes, is read whole: cheaper than opening
-        it twice).
+        it twice). The times and scores of a file read before in this process are not read
+        again (`TIMELINES`).
 
         Raises:
             StorageError: When this worker does not see the database directory.
@@ -91,7 +96,11 @@ class WorkerFiles:
             return read_key_file(path, part_key, roots, self.allow_pickle, fix, wanted, small)
 
         def read_scores(part_key: TrajectoryKey) -> tuple[Trajectory, int]:
-            part, shared = read_part(part_key, range(0), READ_WHOLE_BELOW)
+            part, shared = TIMELINES.read(
+                layout.trajectory_file(part_key),
+                self.allow_pickle,
+                lambda: read_part(part_key, range(0), READ_WHOLE_BELOW),
+            )
             # its clone (read before it) holds the whole's snapshots after its shared prefix
             end = chain[-1][1] if chain else shared + len(part)
             chain.append((part_key, shared, end))
