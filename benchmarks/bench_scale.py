@@ -27,7 +27,10 @@ Prints, measured in this run (lines prefixed ``[scale]``):
   its larger ensemble holds).
 - what a clone's worker reads of its parent (`WorkerFiles.read_parent`: the times, scores and
   the state it restarts from) against a whole read of the parent, bytes of states and time
-  per clone, in a run with 800 KB states kept every 10 steps (own process).
+  per clone, in a run with 800 KB states kept every 10 steps (own process); and what a user
+  pays for it, whole runs of the same model (N = 16, 48 iterations, twice each, alternating):
+  the wall time with `read_parent` against the wall time with whole reads of the parent (the
+  workers of an older store, or a plugin store without `read_parent`).
 - a simulated cluster: 200 dask workers (4 processes of 50 threads; a model step sleeps 20 ms,
   25 steps per trajectory), N = 2,000, k = 200, 20 iterations: the wall time of the run
   against the least the algorithm allows with 200 workers (the initial ensemble's steps spread
@@ -268,6 +271,40 @@ def parent_reads() -> tuple[float, float, float, float]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def large_state_runs() -> tuple[float, float]:
+    """The best wall time of whole runs of WideOU (800 KB states kept every 10 steps, N = 16,
+    48 iterations, on netCDF) whose clones' workers read their parents with `read_parent`,
+    then with whole reads (`WorkerFiles` without it: `pytams.core.batch` then reads whole);
+    two runs each, alternating (own process: it takes the method away)."""
+    from pytams.io._worker_files import WorkerFiles
+
+    config = {
+        "model": {"dim": 100_000},
+        "tams": {"ntrajectories": 16, "seed": 7, "max_iterations": 48},
+        "trajectory": {
+            "end_time": 1.0,
+            "step_size": 0.02,
+            "target_score": 1.0,
+            "store_state_every": 10,
+        },
+    }
+    root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    read_parent = WorkerFiles.read_parent
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    try:
+        for whole in (False, True, False, True):
+            if whole:
+                delattr(WorkerFiles, "read_parent")
+            started = time.perf_counter()
+            TAMS(WideOU, config, store=NetCDFStore(root / f"run-{len(walls[whole])}-{whole}")).run()
+            walls[whole].append(time.perf_counter() - started)
+            WorkerFiles.read_parent = read_parent  # type: ignore[method-assign]
+        return min(walls[False]), min(walls[True])
+    finally:
+        WorkerFiles.read_parent = read_parent  # type: ignore[method-assign]
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def cluster_config(n: int, iterations: int) -> dict[str, Any]:
     """The simulated cluster's run: SleepyOU (bench_occupancy.py), k = CLUSTER_K."""
     return {
@@ -406,6 +443,8 @@ def main() -> None:
                 f"{verdict(ratio, DISK_TARGET)}); driver peak RSS growth {growth[n] / 1e6:.1f} MB"
             )
         reads = pool.apply(parent_reads)
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        runs = pool.apply(large_state_runs)
     extra = growth[100] - growth[25]
     ensembles = (100 - 25) * ENSEMBLE_MEMBER_BYTES
     share = extra / ensembles
@@ -419,6 +458,11 @@ def main() -> None:
         f"{reads[0] / 1e6:.1f} MB of states in {reads[1] * 1e3:.1f} ms; a whole read: "
         f"{reads[2] / 1e6:.1f} MB in {reads[3] * 1e3:.1f} ms ({reads[2] / reads[0]:.1f}x the "
         f"bytes, {reads[3] / reads[1]:.1f}x the time)"
+    )
+    print(
+        f"[scale]   whole runs of that model (N = 16, 48 iterations, best of 2): "
+        f"{runs[0]:.2f} s with read_parent, {runs[1]:.2f} s with whole parent reads "
+        f"({runs[1] / runs[0]:.2f}x)"
     )
     wall, by_hand, bound, steps = simulated_cluster()
     reached, reached_by_hand = bound / wall, bound / by_hand
