@@ -115,6 +115,40 @@ def test_a_higher_degree_follows_a_logit_a_quadratic_cannot() -> None:
     assert LogisticScore.fit(x, y, np.ones(x.shape[0]), degree=np.int64(3)).degree == 3
 
 
+def test_the_fit_builds_its_design_a_block_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`FIT_BLOCK_ROWS` rows of monomials at a time: blocks that do not divide the samples give
+    the fit of one block (every row counted once), and the fit's memory is the features' and
+    a block's, below half of the design matrix that the whole fit would build (and copy)."""
+    import tracemalloc
+
+    from pytams.core import learned
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(100_000, 3))
+    truth = 1.0 / (1.0 + np.exp(-(x[:, 0] ** 3 - x[:, 1] * x[:, 2] - 1.0)))
+    y = (rng.random(x.shape[0]) < truth).astype(float)
+    weights = rng.random((x.shape[0],))
+    monkeypatch.setattr(learned, "FIT_BLOCK_ROWS", 4_099)
+    tracemalloc.start()
+    try:
+        blocked = LogisticScore.fit(x, y, weights, degree=4)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    terms = 1 + len(monomials(3, 4))
+    design = x.shape[0] * terms * 8  # 28 MB
+    # the features, their standardised copy and temporaries (6 x 2.4 MB), and a block's
+    # design matrix with its weighted copy and temporaries (4 x 1.1 MB): 19 MB
+    bound = 6 * x.nbytes + 4 * learned.FIT_BLOCK_ROWS * terms * 8
+    assert peak < bound < design / 1.4
+    monkeypatch.setattr(learned, "FIT_BLOCK_ROWS", x.shape[0])
+    whole = LogisticScore.fit(x, y, weights, degree=4)
+    assert blocked.intercept == pytest.approx(whole.intercept, abs=1e-9)
+    np.testing.assert_allclose(blocked.coef, whole.coef, rtol=0.0, atol=1e-9)
+    part = LogisticScore.fit(x[:-1], y[:-1], weights[:-1], degree=4)  # one row less
+    assert np.abs(part.coef - whole.coef).max() > 1e-7
+
+
 def test_weights_give_the_weighted_answer() -> None:
     # a constant feature: q_hat is the weighted mean of the labels, not the plain one
     features = np.zeros((4, 1))
