@@ -156,6 +156,8 @@ def test_weights_give_the_weighted_answer() -> None:
     weights = np.array([3.0, 1.0, 1.0, 1.0])
     fit = LogisticScore.fit(features, labels, weights, degree=1)
     assert fit.predict_proba(np.zeros((1, 1)))[0] == pytest.approx(0.5, abs=1e-9)
+    no_feature = LogisticScore.fit(np.zeros((4, 0)), labels, weights, degree=1)  # intercept
+    assert no_feature.predict_proba(np.zeros((1, 0)))[0] == pytest.approx(0.5, abs=1e-9)
     # integer weights are duplicated samples
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 1))

@@ -269,7 +269,7 @@ class LogisticScore:
             for start in range(0, f.shape[0], FIT_BLOCK_ROWS):
                 rows = slice(start, start + FIT_BLOCK_ROWS)
                 columns = [standard[rows, i] for i in range(f.shape[1])]
-                ones = np.ones(columns[0].shape[0])
+                ones = np.ones(y[rows].shape[0])
                 yield np.column_stack([ones, *_terms(columns, degree)]), y[rows], w[rows]
 
         terms = 1 + len(monomials(f.shape[1], degree))
