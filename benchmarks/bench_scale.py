@@ -124,15 +124,19 @@ class ClockedRunner:
     def driver_cpu(self, first: int, last: int) -> tuple[float, float]:
         """The driver's CPU per iteration over iterations first..last - 1 (seconds): the mean
         (what a run pays) and the median (without the garbage collector's rare full passes)."""
-        marks = np.array(self.marks[first + 1 : last + 2])
-        per_iteration = np.diff(marks[:, 0]) - np.diff(marks[:, 1])
+        process, segments = self._window(first, last)
+        per_iteration = process - segments
         return float(per_iteration.mean()), float(np.median(per_iteration))
 
     def segment_cpu(self, first: int, last: int) -> float:
         """The segments' CPU per iteration over iterations first..last - 1 (seconds): the
         model's steps and, on netCDF, the worker's reading and writing of files."""
+        return float(self._window(first, last)[1].mean())
+
+    def _window(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """The process's and the segments' CPU in each of iterations first..last - 1."""
         marks = np.array(self.marks[first + 1 : last + 2])
-        return float(np.diff(marks[:, 1]).mean())
+        return np.diff(marks[:, 0]), np.diff(marks[:, 1])
 
     def clones(self, first: int, last: int) -> float:
         """The mean number of clones per iteration over iterations first..last - 1."""
@@ -238,6 +242,20 @@ def wide_run(n: int) -> tuple[int, int, int]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def large_state_config(n: int, iterations: int) -> dict[str, Any]:
+    """A run of WideOU with 800 KB states kept every 10 steps (a large model's state)."""
+    return {
+        "model": {"dim": 100_000},
+        "tams": {"ntrajectories": n, "seed": 7, "max_iterations": iterations},
+        "trajectory": {
+            "end_time": 1.0,
+            "step_size": 0.02,
+            "target_score": 1.0,
+            "store_state_every": 10,
+        },
+    }
+
+
 def parent_reads() -> tuple[float, float, float, float]:
     """What a clone's worker reads of its parent, in a run of WideOU with 800 KB states kept
     every 10 steps (N = 8, 16 iterations), for every clone, per clone: the bytes of states
@@ -245,16 +263,7 @@ def parent_reads() -> tuple[float, float, float, float]:
     the parent (what it did before)."""
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
-        config = {
-            "model": {"dim": 100_000},
-            "tams": {"ntrajectories": 8, "seed": 7, "max_iterations": 16},
-            "trajectory": {
-                "end_time": 1.0,
-                "step_size": 0.02,
-                "target_score": 1.0,
-                "store_state_every": 10,
-            },
-        }
+        config = large_state_config(8, 16)
         store = NetCDFStore(root / "run.tams")
         TAMS(WideOU, config, store=store).run()
         files = store.worker_files()
@@ -278,16 +287,7 @@ def large_state_runs() -> tuple[float, float]:
     two runs each, alternating (own process: it takes the method away)."""
     from pytams.io._worker_files import WorkerFiles
 
-    config = {
-        "model": {"dim": 100_000},
-        "tams": {"ntrajectories": 16, "seed": 7, "max_iterations": 48},
-        "trajectory": {
-            "end_time": 1.0,
-            "step_size": 0.02,
-            "target_score": 1.0,
-            "store_state_every": 10,
-        },
-    }
+    config = large_state_config(16, 48)
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     read_parent = WorkerFiles.read_parent
     walls: dict[bool, list[float]] = {False: [], True: []}
@@ -295,13 +295,15 @@ def large_state_runs() -> tuple[float, float]:
         for whole in (False, True, False, True):
             if whole:
                 delattr(WorkerFiles, "read_parent")
-            started = time.perf_counter()
-            TAMS(WideOU, config, store=NetCDFStore(root / f"run-{len(walls[whole])}-{whole}")).run()
-            walls[whole].append(time.perf_counter() - started)
-            WorkerFiles.read_parent = read_parent  # type: ignore[method-assign]
+            try:
+                started = time.perf_counter()
+                store = NetCDFStore(root / f"run-{len(walls[whole])}-{whole}")
+                TAMS(WideOU, config, store=store).run()
+                walls[whole].append(time.perf_counter() - started)
+            finally:
+                WorkerFiles.read_parent = read_parent  # type: ignore[method-assign]
         return min(walls[False]), min(walls[True])
     finally:
-        WorkerFiles.read_parent = read_parent  # type: ignore[method-assign]
         shutil.rmtree(root, ignore_errors=True)
 
 
